@@ -1,0 +1,131 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "rbdcsi",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rbdcsi", targets: ["rbdcsi"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Layer 0: CSI v1 wire types and gRPC stubs, generated from Protos/csi.proto.
+        .target(
+            name: "CSIProtocol",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Tiny C shims for Linux system calls Swift cannot call directly (pidfd_open, closefrom).
+        .target(name: "CSystemShims"),
+        // Layer 1: host operations (child processes, mount table, mounts, mkfs, fsck, files).
+        .target(
+            name: "HostOperations",
+            dependencies: [
+                "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Layer 1: access to Ceph (image specs, credentials, mappers: krbd, rbd-nbd, rbd-fuse).
+        .target(
+            name: "CephAccess",
+            dependencies: [
+                "HostOperations",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Layer 2: the CSI Identity, Node and Controller services.
+        .target(
+            name: "CSIServices",
+            dependencies: [
+                "CSIProtocol",
+                "HostOperations",
+                "CephAccess",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Layer 3: the plugin process: endpoint, socket lock, gRPC server and its lifecycle.
+        .target(
+            name: "PluginRuntime",
+            dependencies: [
+                "CSIProtocol",
+                "CSIServices",
+                "HostOperations",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Layer 4: the executable: flags, server, lifecycle, and the built-in CSI client.
+        .executableTarget(
+            name: "rbdcsi",
+            dependencies: [
+                "PluginRuntime",
+                "CSIProtocol",
+                "CSIServices",
+                "HostOperations",
+                "CephAccess",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HostOperationsTests",
+            dependencies: ["HostOperations"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PluginRuntimeTests",
+            dependencies: ["PluginRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CSIServicesTests",
+            dependencies: [
+                "CSIServices", "CSIProtocol", "HostOperations", "CephAccess",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RBDCSIIntegrationTests",
+            dependencies: [
+                "PluginRuntime",
+                "CSIProtocol",
+                "CSIServices",
+                "HostOperations",
+                "CephAccess",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,119 @@
+import ArgumentParser
+import CSIServices
+import Foundation
+import Logging
+import PluginRuntime
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs the node plugin: flags as in ceph-csi's `cephcsi` binary.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the CSI Identity, Node and Controller services on a unix socket (the default)."
+    )
+
+    /// ceph-csi flags that were given and are ignored; set by `main` before parsing.
+    nonisolated(unsafe) static var ignoredFlags: [String] = []
+
+    @Option(help: "Driver type; only rbd is implemented.")
+    var type: String = "rbd"
+
+    @Option(help: "CSI endpoint: unix://PATH.")
+    var endpoint: String = "unix:///tmp/csi.sock"
+
+    @Option(help: "Node id reported by NodeGetInfo (required with --nodeserver).")
+    var nodeid: String = ""
+
+    @Flag(help: "Serve the Node service (--nodeserver or --nodeserver=true).")
+    var nodeserver = false
+
+    @Flag(help: "Serve a Controller service; not implemented by this plugin, refused.")
+    var controllerserver = false
+
+    @Option(help: "CSI driver name, a DNS-1123 name of at most 63 characters.")
+    var drivername: String = "rbd.csi.ceph.com"
+
+    @Option(help: "Instance id of this plugin's journal entries (csi.volumes.<instanceid>).")
+    var instanceid: String = "default"
+
+    @Option(help: "Comma-separated node labels for topology, each LABEL or LABEL=VALUE.")
+    var domainlabels: String = ""
+
+    @Option(name: .customLong("node-labels-file"), help: "File of key=value node labels (values for --domainlabels).")
+    var nodeLabelsFile: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level?
+
+    @Option(name: .customLong("v"), help: "klog verbosity, as in ceph-csi (4 = debug, 5 = trace).")
+    var verbosity: Int?
+
+    /// Flag combinations that cannot serve; each a one-line start-up error.
+    private func checkFlags() throws(PluginRuntimeError) {
+        guard type == "rbd" else {
+            throw .badFlag("unsupported --type \(type): this plugin implements the rbd node server only")
+        }
+        guard !controllerserver else {
+            throw .badFlag("--controllerserver is not supported: this plugin is a node plugin; run ceph-csi's controller for volume creation")
+        }
+        guard nodeserver else {
+            throw .badFlag("nothing to serve: pass --nodeserver=true")
+        }
+        guard !nodeid.isEmpty else {
+            throw .badFlag("--nodeid is required with --nodeserver")
+        }
+    }
+
+    func run() async throws {
+        do {
+            try checkFlags()
+        } catch {
+            throw StartupFailure(message: error.description)
+        }
+        let level = logLevel ?? verbosity.map(LogSetup.level(klogVerbosity:)) ?? .info
+        LogSetup.bootstrap(level: level)
+        let logger = Logger(label: "rbdcsi")
+        do {
+            try await serve(logger: logger)
+        } catch let error as PluginRuntimeError {
+            logger.critical("\(error.description)")
+            throw StartupFailure(message: error.description)
+        }
+    }
+
+    private func serve(logger: Logger) async throws {
+        let endpoint = try PluginEndpoint(parsing: endpoint)
+        try DriverName.validate(drivername)
+        var nodeLabels: [String: String] = [:]
+        if let nodeLabelsFile {
+            guard let text = try? String(contentsOfFile: nodeLabelsFile, encoding: .utf8) else {
+                throw PluginRuntimeError.badFlag("--node-labels-file: cannot read \(nodeLabelsFile)")
+            }
+            nodeLabels = TopologyLabels.parseLabelsFile(text)
+        }
+        let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
+        if !Self.ignoredFlags.isEmpty {
+            logger.warning("ignoring ceph-csi flags this plugin does not use", metadata: ["flags": "\(Self.ignoredFlags.joined(separator: ","))"])
+        }
+        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology)
+        let server = PluginServer(
+            endpoint: endpoint,
+            services: PluginServices.make(info: info, logger: logger),
+            logger: logger
+        )
+        logger.info("starting", metadata: ["driver": "\(drivername)", "version": "\(PluginVersion.current)", "node": "\(nodeid)", "endpoint": "\(endpoint)"])
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
+
+/// A start-up error, printed as one line; the process exits with status 1.
+struct StartupFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,66 @@
+import CSIServices
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Logging
+import PluginRuntime
+import ServiceLifecycle
+
+/// A plugin server running in this test process on a socket in a fresh temporary directory.
+struct TestPlugin {
+    let directory: String
+    let endpoint: PluginEndpoint
+
+    static func makeDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbdcsi-test-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static let info = PluginInfo(
+        driverName: "rbd.csi.ceph.com",
+        version: PluginVersion.current,
+        nodeID: "test-node-1",
+        topology: ["topology.rbd.csi.ceph.com/zone": "zone-a"]
+    )
+
+    /// Starts the server with `services`, runs `body` with a connected client, then shuts the
+    /// server down gracefully and checks that it removed its socket.
+    static func run<R: Sendable>(
+        services: [any RegistrableRPCService]? = nil,
+        _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
+    ) async throws -> R {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
+        let logger = Logger(label: "test")
+        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, logger: logger), logger: logger)
+        let group = ServiceGroup(services: [server], logger: logger)
+        let plugin = TestPlugin(directory: directory, endpoint: endpoint)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await waitForSocket(endpoint.socketPath)
+            let result = try await withGRPCClient(
+                transport: .http2NIOPosix(target: .unixDomainSocket(path: endpoint.socketPath), transportSecurity: .plaintext)
+            ) { client in
+                try await body(plugin, client)
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return result
+        }
+    }
+
+    static func waitForSocket(_ path: String) async throws {
+        for _ in 0..<500 {
+            if FileManager.default.fileExists(atPath: path) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("socket \(path) did not appear within 5 s")
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -68,6 +68,7 @@ let package = Package(
         .target(
             name: "PluginRuntime",
             dependencies: [
+                "CephAccess",
                 "CSIProtocol",
                 "CSIServices",
                 "HostOperations",

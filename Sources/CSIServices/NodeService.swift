@@ -6,10 +6,15 @@ import Logging
 public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     public let info: PluginInfo
     private let recorder: RPCCallRecorder
+    private let locks = VolumeLocks()
+    private let stager: VolumeStager
+    private let publisher: VolumePublisher
 
-    public init(info: PluginInfo, logger: Logger) {
+    public init(info: PluginInfo, host: NodeHost, logger: Logger) {
         self.info = info
         self.recorder = RPCCallRecorder(logger: logger)
+        self.stager = VolumeStager(host: host, logger: logger)
+        self.publisher = VolumePublisher(host: host, logger: logger)
     }
 
     public func nodeGetCapabilities(request: Csi_V1_NodeGetCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_NodeGetCapabilitiesResponse {
@@ -42,25 +47,46 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
 
     public func nodeStageVolume(request: Csi_V1_NodeStageVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeStageVolumeResponse {
         try await recorder.record("NodeStageVolume", volumeID: request.volumeID) {
-            throw CSIError.unimplemented("NodeStageVolume")
+            let parameters = try StageParameters(request)
+            try await locks.withLock(request.volumeID) {
+                try await stager.stage(parameters)
+            }
+            return Csi_V1_NodeStageVolumeResponse()
         }
     }
 
     public func nodeUnstageVolume(request: Csi_V1_NodeUnstageVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeUnstageVolumeResponse {
         try await recorder.record("NodeUnstageVolume", volumeID: request.volumeID) {
-            throw CSIError.unimplemented("NodeUnstageVolume")
+            try NodeRequestValidation.volumeID(request.volumeID)
+            try NodeRequestValidation.stagingPath(request.stagingTargetPath)
+            try await locks.withLock(request.volumeID) {
+                try await stager.unstage(volumeID: request.volumeID, stagingPath: request.stagingTargetPath)
+            }
+            return Csi_V1_NodeUnstageVolumeResponse()
         }
     }
 
     public func nodePublishVolume(request: Csi_V1_NodePublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodePublishVolumeResponse {
         try await recorder.record("NodePublishVolume", volumeID: request.volumeID) {
-            throw CSIError.unimplemented("NodePublishVolume")
+            let capability = try NodeRequestValidation.capability(request.volumeCapability, present: request.hasVolumeCapability)
+            try NodeRequestValidation.volumeID(request.volumeID)
+            try NodeRequestValidation.targetPath(request.targetPath)
+            try NodeRequestValidation.stagingPath(request.stagingTargetPath)
+            try await locks.withLock(request.volumeID) {
+                try await publisher.publish(request, capability: capability)
+            }
+            return Csi_V1_NodePublishVolumeResponse()
         }
     }
 
     public func nodeUnpublishVolume(request: Csi_V1_NodeUnpublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeUnpublishVolumeResponse {
         try await recorder.record("NodeUnpublishVolume", volumeID: request.volumeID) {
-            throw CSIError.unimplemented("NodeUnpublishVolume")
+            try NodeRequestValidation.volumeID(request.volumeID)
+            try NodeRequestValidation.targetPath(request.targetPath)
+            try await locks.withLock(request.volumeID) {
+                try await publisher.unpublish(volumeID: request.volumeID, target: request.targetPath)
+            }
+            return Csi_V1_NodeUnpublishVolumeResponse()
         }
     }
 

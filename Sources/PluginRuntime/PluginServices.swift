@@ -7,10 +7,10 @@ public enum PluginServices {
     /// Programs without which no node operation can work; Probe reports not-ready without them.
     public static let requiredTools = ["mount", "umount", "blkid"]
 
-    public static func make(info: PluginInfo, logger: Logger) -> [any RegistrableRPCService] {
+    public static func make(info: PluginInfo, host: NodeHost, logger: Logger) -> [any RegistrableRPCService] {
         [
             IdentityService(info: info, readiness: ToolReadinessCheck(tools: requiredTools), logger: logger),
-            NodeService(info: info, logger: logger),
+            NodeService(info: info, host: host, logger: logger),
             ControllerService(info: info, logger: logger),
         ]
     }

@@ -6,7 +6,7 @@ struct NodeCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Node service calls.",
-        subcommands: [Caps.self, Info.self]
+        subcommands: [Caps.self, Info.self, Stage.self, Publish.self, Unpublish.self, Unstage.self]
     )
 
     struct Caps: AsyncParsableCommand {
@@ -30,6 +30,92 @@ struct NodeCommands: AsyncParsableCommand {
             let options = client.callOptions
             let response = try await client.withClient { grpc in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeGetInfo(.init(), options: options)
+            }
+            try ClientCommand.printJSON(response)
+        }
+    }
+
+    struct Stage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "NodeStageVolume.")
+        @ParentCommand var client: ClientCommand
+        @OptionGroup var volume: VolumeArguments
+
+        func run() async throws {
+            let request = try Csi_V1_NodeStageVolumeRequest.with {
+                $0.volumeID = volume.volumeID
+                $0.stagingTargetPath = volume.stagingPath
+                $0.volumeCapability = try volume.capability()
+                $0.secrets = try VolumeArguments.pairs(volume.secrets, flag: "secret")
+                $0.volumeContext = try VolumeArguments.pairs(volume.context, flag: "context")
+            }
+            let options = client.callOptions
+            let response = try await client.withClient { grpc in
+                try await Csi_V1_Node.Client(wrapping: grpc).nodeStageVolume(request, options: options)
+            }
+            try ClientCommand.printJSON(response)
+        }
+    }
+
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "NodePublishVolume.")
+        @ParentCommand var client: ClientCommand
+        @OptionGroup var volume: VolumeArguments
+        @Option(name: .customLong("target-path"), help: "target_path (the pod's volume directory).")
+        var targetPath: String = ""
+        @Flag(help: "Publish read-only.")
+        var readonly = false
+
+        func run() async throws {
+            let request = try Csi_V1_NodePublishVolumeRequest.with {
+                $0.volumeID = volume.volumeID
+                $0.stagingTargetPath = volume.stagingPath
+                $0.targetPath = targetPath
+                $0.readonly = readonly
+                $0.volumeCapability = try volume.capability()
+                $0.secrets = try VolumeArguments.pairs(volume.secrets, flag: "secret")
+                $0.volumeContext = try VolumeArguments.pairs(volume.context, flag: "context")
+            }
+            let options = client.callOptions
+            let response = try await client.withClient { grpc in
+                try await Csi_V1_Node.Client(wrapping: grpc).nodePublishVolume(request, options: options)
+            }
+            try ClientCommand.printJSON(response)
+        }
+    }
+
+    struct Unpublish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "NodeUnpublishVolume.")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id")) var volumeID: String = ""
+        @Option(name: .customLong("target-path")) var targetPath: String = ""
+
+        func run() async throws {
+            let request = Csi_V1_NodeUnpublishVolumeRequest.with {
+                $0.volumeID = volumeID
+                $0.targetPath = targetPath
+            }
+            let options = client.callOptions
+            let response = try await client.withClient { grpc in
+                try await Csi_V1_Node.Client(wrapping: grpc).nodeUnpublishVolume(request, options: options)
+            }
+            try ClientCommand.printJSON(response)
+        }
+    }
+
+    struct Unstage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "NodeUnstageVolume.")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id")) var volumeID: String = ""
+        @Option(name: .customLong("staging-path")) var stagingPath: String = ""
+
+        func run() async throws {
+            let request = Csi_V1_NodeUnstageVolumeRequest.with {
+                $0.volumeID = volumeID
+                $0.stagingTargetPath = stagingPath
+            }
+            let options = client.callOptions
+            let response = try await client.withClient { grpc in
+                try await Csi_V1_Node.Client(wrapping: grpc).nodeUnstageVolume(request, options: options)
             }
             try ClientCommand.printJSON(response)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSIServices
+import CephAccess
 import Foundation
 import Logging
 import PluginRuntime
@@ -42,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("node-labels-file"), help: "File of key=value node labels (values for --domainlabels).")
     var nodeLabelsFile: String?
+
+    @Option(name: .customLong("cluster-config"), help: "ceph-csi cluster config file (clusterID → monitors).")
+    var clusterConfig: String = ClusterConfig.defaultPath
+
+    @Option(name: .customLong("statedir"), help: "Directory for the plugin's own state: rbd-fuse mounts, short-lived key files.")
+    var stateDirectory: String = "/var/lib/rbdcsi"
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level?
@@ -99,7 +106,11 @@ struct ServeCommand: AsyncParsableCommand {
         let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology)
         let server = PluginServer(
             endpoint: endpoint,
-            services: PluginServices.make(info: info, logger: logger),
+            services: PluginServices.make(
+                info: info,
+                host: .system(stateDirectory: stateDirectory, clusterConfigPath: clusterConfig),
+                logger: logger
+            ),
             logger: logger
         )
         logger.info("starting", metadata: ["driver": "\(drivername)", "version": "\(PluginVersion.current)", "node": "\(nodeid)", "endpoint": "\(endpoint)"])

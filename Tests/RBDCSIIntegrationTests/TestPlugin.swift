@@ -34,7 +34,7 @@ struct TestPlugin {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
         let logger = Logger(label: "test")
-        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, logger: logger), logger: logger)
+        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json"), logger: logger), logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         let plugin = TestPlugin(directory: directory, endpoint: endpoint)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -1,0 +1,63 @@
+import CephAccess
+import HostOperations
+
+/// Looks up a cluster's monitors (and RADOS namespace) by clusterID.
+public protocol ClusterLookup: Sendable {
+    func cluster(_ clusterID: String) throws -> ClusterConfig.Cluster
+}
+
+extension ClusterConfig: ClusterLookup {}
+
+/// Everything the Node service touches on the host, each behind a protocol so the RPC logic
+/// can run against fakes in unit tests.
+public struct NodeHost: Sendable {
+    public var mountTable: any MountTableReading
+    public var mounter: any Mounting
+    public var probe: any BlockDeviceProbing
+    public var formatter: any FilesystemFormatting
+    public var checker: any FilesystemChecking
+    public var clusters: any ClusterLookup
+    public var mappers: [MapperKind: any ImageMapping]
+    /// Where key files live for the duration of one call (mode 0700).
+    public var keyDirectory: String
+
+    public init(
+        mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
+        formatter: any FilesystemFormatting, checker: any FilesystemChecking, clusters: any ClusterLookup,
+        mappers: [MapperKind: any ImageMapping], keyDirectory: String
+    ) {
+        self.mountTable = mountTable
+        self.mounter = mounter
+        self.probe = probe
+        self.formatter = formatter
+        self.checker = checker
+        self.clusters = clusters
+        self.mappers = mappers
+        self.keyDirectory = keyDirectory
+    }
+
+    /// The real host: child processes through `runner`, state (FUSE mounts, key files) under
+    /// `stateDirectory`, clusters from ceph-csi's config file at `clusterConfigPath`.
+    public static func system(runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusterConfigPath: String) -> NodeHost {
+        let mountTable = SystemMountTable()
+        return NodeHost(
+            mountTable: mountTable,
+            mounter: SystemMounter(runner: runner),
+            probe: BlkidProbe(runner: runner),
+            formatter: MkfsFormatter(runner: runner),
+            checker: FsckChecker(runner: runner),
+            clusters: ClusterConfig(path: clusterConfigPath),
+            mappers: [
+                .krbd: KernelRBDMapper(runner: runner),
+                .nbd: NBDMapper(runner: runner),
+                .fuse: FuseLoopMapper(runner: runner, mountTable: mountTable, stateDirectory: stateDirectory),
+            ],
+            keyDirectory: "\(stateDirectory)/keys"
+        )
+    }
+
+    func mapper(_ kind: MapperKind) throws -> any ImageMapping {
+        guard let mapper = mappers[kind] else { throw CSIError.invalidArgument("mounter \(kind.rawValue) is not available on this node") }
+        return mapper
+    }
+}

@@ -1,0 +1,51 @@
+import CSIProtocol
+import HostOperations
+
+/// Checks shared by the Node RPCs; each failure is INVALID_ARGUMENT with ceph-csi's wording.
+enum NodeRequestValidation {
+    static func volumeID(_ id: String) throws {
+        guard !id.isEmpty else { throw CSIError.invalidArgument("volume ID missing in request") }
+        // The id becomes a path component under the staging path: it must not escape it.
+        guard !id.contains("/"), !id.contains("\0"), id != ".", id != "..", id.utf8.count <= 255 else {
+            throw CSIError.invalidArgument("volume ID \(id.debugDescription) is not a valid path component ('/', NUL, '.' and '..' are refused)")
+        }
+    }
+
+    static func stagingPath(_ path: String) throws {
+        guard !path.isEmpty else { throw CSIError.invalidArgument("staging target path missing in request") }
+    }
+
+    static func targetPath(_ path: String) throws {
+        guard !path.isEmpty else { throw CSIError.invalidArgument("target path missing in request") }
+    }
+
+    static func capability(_ request: Csi_V1_VolumeCapability?, present: Bool) throws -> Csi_V1_VolumeCapability {
+        guard present, let request else { throw CSIError.invalidArgument("volume capability missing in request") }
+        guard request.accessType != nil else {
+            throw CSIError.invalidArgument("volume capability must have block or mount access type")
+        }
+        return request
+    }
+}
+
+extension Csi_V1_VolumeCapability {
+    var isBlock: Bool { if case .block = accessType { return true } else { return false } }
+
+    /// *_READER_ONLY access, or an explicit `ro` mount flag.
+    var isReadOnly: Bool {
+        accessMode.mode == .singleNodeReaderOnly || accessMode.mode == .multiNodeReaderOnly || mount.mountFlags.contains("ro")
+    }
+
+    /// The capability's mount flags, without duplicates, in order.
+    var uniqueMountFlags: [String] {
+        var seen: Set<String> = []
+        return mount.mountFlags.filter { seen.insert($0).inserted }
+    }
+}
+
+/// Appends the options not already present.
+func appendingUnique(_ options: [String], _ more: [String]) -> [String] {
+    var result = options
+    for option in more where !result.contains(option) { result.append(option) }
+    return result
+}

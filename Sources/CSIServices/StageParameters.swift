@@ -1,0 +1,82 @@
+import CSIProtocol
+import CephAccess
+import HostOperations
+
+/// What NodeStageVolume is asked to do, read and checked from the request.
+struct StageParameters {
+    var volumeID: String
+    var stagingPath: String
+    var capability: Csi_V1_VolumeCapability
+    var credentials: CephCredentials
+    var staticVolume: Bool
+    /// Beyond ceph-csi: a blank static volume may be formatted when the context says so.
+    var formatStaticVolume: Bool
+    var clusterID: String
+    var pool: String
+    var mapper: MapperKind
+    var mapOptions: MapOptions
+    var unmapOptionsText: String
+    var unmapOptions: MapOptions
+    var mkfsOptions: [String]?
+    var fsType: String
+
+    /// The staging mount point `S/<volID>`.
+    var target: String { "\(stagingPath)/\(volumeID)" }
+
+    /// A boolean volume-context key, as Go's strconv.ParseBool reads it; absent is false.
+    private static func flag(_ key: String, in context: [String: String]) throws -> Bool {
+        switch context[key]?.lowercased() {
+        case nil, "", "false", "0", "f": return false
+        case "true", "1", "t": return true
+        case let other?: throw CSIError.invalidArgument("\(key) must be true or false, not \(other)")
+        }
+    }
+
+    static let supportedFilesystems: Set<String> = ["ext4", "xfs"]
+
+    init(_ request: Csi_V1_NodeStageVolumeRequest) throws {
+        capability = try NodeRequestValidation.capability(request.volumeCapability, present: request.hasVolumeCapability)
+        try NodeRequestValidation.volumeID(request.volumeID)
+        try NodeRequestValidation.stagingPath(request.stagingTargetPath)
+        guard !request.secrets.isEmpty else { throw CSIError.invalidArgument("stage secrets cannot be nil or empty") }
+        guard HostPaths.isDirectory(request.stagingTargetPath) else {
+            throw CSIError.invalidArgument("staging path \(request.stagingTargetPath) does not exist on node")
+        }
+        if capability.accessMode.mode == .multiNodeMultiWriter && !capability.isBlock {
+            throw CSIError.invalidArgument("rbd: RWX access mode request is only valid for volumes with access type `block`")
+        }
+        guard let credentials = CephCredentials(secrets: request.secrets) else {
+            throw CSIError.invalidArgument("stage secrets must contain userID and userKey")
+        }
+        self.credentials = credentials
+        volumeID = request.volumeID
+        stagingPath = request.stagingTargetPath
+
+        let context = request.volumeContext
+        staticVolume = try Self.flag("staticVolume", in: context)
+        formatStaticVolume = try Self.flag("formatStaticVolume", in: context)
+        clusterID = context["clusterID"] ?? ""
+        guard !clusterID.isEmpty else { throw CSIError.invalidArgument("clusterID missing in volume context") }
+        pool = context["pool"] ?? ""
+        if staticVolume && pool.isEmpty { throw CSIError.invalidArgument("pool missing in volume context of static volume") }
+        let mounterName = context["mounter"] ?? MapperKind.krbd.rawValue
+        guard let mapper = MapperKind(rawValue: mounterName.isEmpty ? MapperKind.krbd.rawValue : mounterName) else {
+            throw CSIError.invalidArgument("unknown mounter \(mounterName); use rbd, rbd-nbd or rbd-fuse")
+        }
+        self.mapper = mapper
+        do {
+            mapOptions = try MapOptions(parsing: context["mapOptions"] ?? "")
+            unmapOptionsText = context["unmapOptions"] ?? ""
+            unmapOptions = try MapOptions(parsing: unmapOptionsText)
+        } catch {
+            throw CSIError.invalidArgument(error.description)
+        }
+        if let text = context["mkfsOptions"], !text.trimmingWhitespace().isEmpty {
+            mkfsOptions = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        }
+        fsType = capability.mount.fsType.isEmpty ? "ext4" : capability.mount.fsType
+        if !capability.isBlock && !Self.supportedFilesystems.contains(fsType) {
+            throw CSIError.invalidArgument("unsupported fsType \(fsType); supported: ext4, xfs")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import CSIProtocol
+import CephAccess
+import HostOperations
+import Logging
+
+/// NodeStageVolume and NodeUnstageVolume: map the image, format it if new, mount it at
+/// `S/<volID>`; and undo all of it. A stage that fails half-way is undone before it returns.
+struct VolumeStager {
+    let host: NodeHost
+    let logger: Logger
+
+    func stage(_ parameters: StageParameters) async throws {
+        let target = parameters.target
+        if try host.mountTable.isMountPoint(target) {
+            logger.debug("already staged", metadata: ["volume": "\(parameters.volumeID)", "path": "\(target)"])
+            return
+        }
+        guard parameters.staticVolume else {
+            throw CSIError(.unimplemented, "volume \(parameters.volumeID) is not a static volume (volume context staticVolume=true); journal-based volume ids are not supported yet")
+        }
+        let cluster: ClusterConfig.Cluster
+        do {
+            cluster = try host.clusters.cluster(parameters.clusterID)
+        } catch CephAccessError.unknownCluster(let id, let file) {
+            throw CSIError.notFound("clusterID \(id) not found in \(file)")
+        }
+        let spec = ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID)
+        let mapper = try host.mapper(parameters.mapper)
+
+        // The stash goes first, so that unstage can undo a stage that dies half-way.
+        let stash = ImageMetadataStash(spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptionsText)
+        try stash.write(to: parameters.stagingPath)
+        var createdTarget = false
+        var mounted = false
+        do {
+            let request = MapRequest(
+                spec: spec, monitors: cluster.monitors.joined(separator: ","), userID: parameters.credentials.userID,
+                keyFile: "", readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
+                options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
+            )
+            let device = try await parameters.credentials.withKeyFile(in: host.keyDirectory) { keyFile in
+                if let existing = try await mapper.mappedDevice(of: spec) { return existing }
+                var withKey = request
+                withKey.keyFile = keyFile
+                return try await mapper.map(withKey)
+            }
+            logger.debug("mapped", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)"])
+            if parameters.capability.isBlock {
+                try HostPaths.makeFile(target)
+                createdTarget = true
+                let options = appendingUnique(["_netdev", "bind"], parameters.capability.uniqueMountFlags)
+                try await host.mounter.mount(source: device, target: target, fsType: nil, options: options)
+                mounted = true
+            } else {
+                try HostPaths.makeDirectory(target)
+                createdTarget = true
+                try await mountFilesystem(device: device, parameters: parameters)
+                mounted = true
+                if !parameters.capability.isReadOnly { try HostPaths.chmod(target, 0o777) }
+            }
+        } catch {
+            await undo(parameters: parameters, spec: spec, mapper: mapper, mounted: mounted, createdTarget: createdTarget)
+            throw error
+        }
+    }
+
+    /// Formats a blank device (never one that holds anything), checks an existing filesystem,
+    /// and mounts it with ceph-csi's options.
+    private func mountFilesystem(device: String, parameters: StageParameters) async throws {
+        let fsType = parameters.fsType
+        let readOnly = parameters.capability.isReadOnly
+        switch try await host.probe.contentType(of: device) {
+        case nil:
+            guard !readOnly else {
+                throw CSIError.failedPrecondition("device \(device) of volume \(parameters.volumeID) has no filesystem and the volume is read-only")
+            }
+            guard !parameters.staticVolume || parameters.formatStaticVolume else {
+                throw CSIError.failedPrecondition("device \(device) of static volume \(parameters.volumeID) has no filesystem; static volumes are formatted only with volume context formatStaticVolume=true")
+            }
+            logger.info("formatting", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)", "fsType": "\(fsType)"])
+            try await host.formatter.format(device: device, fsType: fsType, options: parameters.mkfsOptions)
+        case let existing? where existing != fsType:
+            throw CSIError.failedPrecondition("device \(device) of volume \(parameters.volumeID) holds \(existing), not the requested \(fsType); refusing to reformat it")
+        case _?:
+            if !readOnly { try await host.checker.check(device: device, fsType: fsType) }
+        }
+        var options = appendingUnique(["_netdev"], parameters.capability.uniqueMountFlags)
+        if fsType == "xfs" { options = appendingUnique(options, ["nouuid"]) }
+        if readOnly { options = appendingUnique(options, ["ro"]) }
+        try await host.mounter.mount(source: device, target: parameters.target, fsType: fsType, options: options)
+    }
+
+    /// Takes back a half-done stage: unmount, remove `S/<volID>`, unmap, delete the stash.
+    private func undo(parameters: StageParameters, spec: ImageSpec, mapper: any ImageMapping, mounted: Bool, createdTarget: Bool) async {
+        let volume: Logger.MetadataValue = "\(parameters.volumeID)"
+        if mounted {
+            do { try await host.mounter.unmount(parameters.target) } catch {
+                logger.error("undo: unmount failed", metadata: ["volume": volume, "error": "\(error)"])
+            }
+        }
+        if createdTarget { try? HostPaths.remove(parameters.target) }
+        do {
+            try await mapper.unmap(spec, options: parameters.unmapOptions.options(for: parameters.mapper))
+            try ImageMetadataStash.remove(from: parameters.stagingPath)
+        } catch {
+            // The stash stays: a later unstage retries the unmap from it.
+            logger.error("undo: unmap failed; the stash is kept for unstage", metadata: ["volume": volume, "error": "\(error)"])
+        }
+    }
+
+    func unstage(volumeID: String, stagingPath: String) async throws {
+        let target = "\(stagingPath)/\(volumeID)"
+        let mounted = try host.mountTable.isMountPoint(target)
+        if mounted {
+            try await host.mounter.unmount(target)
+        }
+        do {
+            try HostPaths.remove(target)
+        } catch {
+            throw CSIError.internalError("failed to remove staging target path \(target): \(error)")
+        }
+        guard let stash = try ImageMetadataStash.read(from: stagingPath) else {
+            if mounted {
+                throw CSIError.internalError("image metadata stash missing in \(stagingPath) although \(target) was mounted")
+            }
+            return
+        }
+        let unmapOptions: MapOptions
+        do { unmapOptions = try MapOptions(parsing: stash.unmapOptions) } catch { unmapOptions = MapOptions() }
+        try await host.mapper(stash.mapper).unmap(stash.spec, options: unmapOptions.options(for: stash.mapper))
+        try ImageMetadataStash.remove(from: stagingPath)
+    }
+}

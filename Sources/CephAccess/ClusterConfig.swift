@@ -1,0 +1,43 @@
+import Foundation
+
+/// ceph-csi's cluster config file: `[{"clusterID": "...", "monitors": ["host:port"],
+/// "rbd": {"radosNamespace": "..."}}]`, default `/etc/ceph-csi-config/config.json`.
+public struct ClusterConfig: Sendable {
+    public struct Cluster: Sendable, Hashable, Decodable {
+        public struct RBD: Sendable, Hashable, Decodable {
+            public var radosNamespace: String?
+        }
+        public var clusterID: String
+        public var monitors: [String]
+        public var rbd: RBD?
+    }
+
+    public static let defaultPath = "/etc/ceph-csi-config/config.json"
+
+    public let path: String
+
+    public init(path: String = ClusterConfig.defaultPath) {
+        self.path = path
+    }
+
+    /// The cluster named `clusterID`, read from the file on every call (the file is a
+    /// ConfigMap that may change while the plugin runs).
+    public func cluster(_ clusterID: String) throws -> Cluster {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CephAccessError.badConfig(file: path, reason: "cannot read the file")
+        }
+        let clusters: [Cluster]
+        do {
+            clusters = try JSONDecoder().decode([Cluster].self, from: data)
+        } catch {
+            throw CephAccessError.badConfig(file: path, reason: "\(error)")
+        }
+        guard let cluster = clusters.first(where: { $0.clusterID == clusterID }) else {
+            throw CephAccessError.unknownCluster(clusterID, configFile: path)
+        }
+        guard !cluster.monitors.isEmpty else {
+            throw CephAccessError.badConfig(file: path, reason: "clusterID \(clusterID) has no monitors")
+        }
+        return cluster
+    }
+}

@@ -1,0 +1,87 @@
+import HostOperations
+
+/// Maps for kernels without rbd or nbd: `rbd-fuse` exposes the image as a file under a
+/// per-image directory in `stateDirectory`, and a loop device over that file is the block
+/// device. Unmapping detaches the loop device and unmounts the FUSE mount, which ends the
+/// rbd-fuse daemon: nothing is left behind.
+public struct FuseLoopMapper: ImageMapping {
+    public let runner: any CommandRunning
+    public let mountTable: any MountTableReading
+    public let stateDirectory: String
+    public let timeout: Duration
+
+    public init(runner: any CommandRunning, mountTable: any MountTableReading, stateDirectory: String, timeout: Duration = .seconds(120)) {
+        self.runner = runner
+        self.mountTable = mountTable
+        self.stateDirectory = stateDirectory
+        self.timeout = timeout
+    }
+
+    /// The FUSE mount point for `spec`: one directory per image.
+    public func mountPoint(of spec: ImageSpec) -> String {
+        let name = [spec.pool, spec.radosNamespace, spec.image].map { $0.replacingSlashes() }.joined(separator: "@")
+        return "\(stateDirectory)/fuse/\(name)"
+    }
+
+    private func imageFile(of spec: ImageSpec) -> String { "\(mountPoint(of: spec))/\(spec.image)" }
+
+    public func mappedDevice(of spec: ImageSpec) async throws -> String? {
+        guard try mountTable.isMountPoint(mountPoint(of: spec)) else { return nil }
+        return try await loopDevices(backing: imageFile(of: spec)).first
+    }
+
+    public func map(_ request: MapRequest) async throws -> String {
+        let directory = mountPoint(of: request.spec)
+        try HostPaths.makeDirectories(directory, mode: 0o700)
+        if try !mountTable.isMountPoint(directory) {
+            var arguments = [directory, "-p", request.spec.pool, "-r", request.spec.image,
+                             "--id", request.userID, "-m", request.monitors, "--keyfile=\(request.keyFile)"]
+            if !request.spec.radosNamespace.isEmpty { arguments += ["--namespace", request.spec.radosNamespace] }
+            do {
+                try await runner.runChecked(Command("rbd-fuse", arguments, timeout: timeout))
+            } catch {
+                try? await unmap(request.spec, options: [])
+                throw error
+            }
+        }
+        let file = imageFile(of: request.spec)
+        guard HostPaths.exists(file) else {
+            try? await unmap(request.spec, options: [])
+            throw CephAccessError.imageNotFound(request.spec)
+        }
+        var arguments = ["--find", "--show"]
+        if request.readOnly { arguments.append("--read-only") }
+        do {
+            let result = try await runner.runChecked(Command("losetup", arguments + [file], timeout: timeout))
+            return result.standardOutput.trimmingWhitespace()
+        } catch {
+            try? await unmap(request.spec, options: [])
+            throw error
+        }
+    }
+
+    public func unmap(_ spec: ImageSpec, options: [String]) async throws {
+        let directory = mountPoint(of: spec)
+        if try mountTable.isMountPoint(directory) {
+            for device in try await loopDevices(backing: imageFile(of: spec)) {
+                try await runner.runChecked(Command("losetup", ["-d", device], timeout: timeout))
+            }
+            try await runner.runChecked(Command("umount", [directory], timeout: timeout))
+        }
+        try HostPaths.remove(directory)
+    }
+
+    /// Loop devices whose backing file is `file` (`losetup -j`: "/dev/loop0: []: (/path)").
+    private func loopDevices(backing file: String) async throws -> [String] {
+        let result = try await runner.runChecked(Command("losetup", ["-j", file], timeout: timeout))
+        return result.standardOutput.split(separator: "\n").compactMap { line in
+            line.split(separator: ":", maxSplits: 1).first.map(String.init)
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingSlashes() -> String {
+        String(map { $0 == "/" ? "_" : $0 })
+    }
+}

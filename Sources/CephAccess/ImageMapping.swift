@@ -1,0 +1,31 @@
+/// Everything a mapper needs to attach one image.
+public struct MapRequest: Sendable {
+    public var spec: ImageSpec
+    public var monitors: String
+    public var userID: String
+    public var keyFile: String
+    public var readOnly: Bool
+    public var options: [String]
+    /// Used as the rbd-nbd cookie, so the mapping can be found again after a restart.
+    public var volumeID: String
+
+    public init(spec: ImageSpec, monitors: String, userID: String, keyFile: String, readOnly: Bool, options: [String], volumeID: String) {
+        self.spec = spec
+        self.monitors = monitors
+        self.userID = userID
+        self.keyFile = keyFile
+        self.readOnly = readOnly
+        self.options = options
+        self.volumeID = volumeID
+    }
+}
+
+/// Attaches RBD images as block devices on this node and detaches them again.
+public protocol ImageMapping: Sendable {
+    /// The device an image is already mapped to on this node, if any.
+    func mappedDevice(of spec: ImageSpec) async throws -> String?
+    /// Maps the image and returns the device path (`/dev/rbd0`, `/dev/nbd0`, `/dev/loop0`).
+    func map(_ request: MapRequest) async throws -> String
+    /// Unmaps the image; an image that is not mapped is not an error.
+    func unmap(_ spec: ImageSpec, options: [String]) async throws
+}

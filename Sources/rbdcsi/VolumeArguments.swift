@@ -1,0 +1,59 @@
+import ArgumentParser
+import CSIProtocol
+
+/// The request fields shared by `client node stage` and `client node publish`.
+struct VolumeArguments: ParsableArguments {
+    @Option(name: .customLong("volume-id"), help: "Volume id.")
+    var volumeID: String = ""
+
+    @Option(name: .customLong("staging-path"), help: "staging_target_path (kubelet's globalmount directory).")
+    var stagingPath: String = ""
+
+    @Flag(help: "Block access instead of a filesystem mount.")
+    var block = false
+
+    @Option(name: .customLong("fs-type"), help: "Filesystem type for mount access.")
+    var fsType: String = "ext4"
+
+    @Option(name: .customLong("mount-flag"), help: "A mount flag of the capability (repeatable).")
+    var mountFlags: [String] = []
+
+    @Option(name: .customLong("access-mode"), help: "single-node-writer, single-node-reader-only, multi-node-reader-only, multi-node-single-writer, multi-node-multi-writer, single-node-single-writer, single-node-multi-writer.")
+    var accessMode: String = "single-node-writer"
+
+    @Option(name: .customLong("context"), help: "A volume context entry KEY=VALUE (repeatable).")
+    var context: [String] = []
+
+    @Option(name: .customLong("secret"), help: "A secret KEY=VALUE, e.g. userID=…, userKey=… (repeatable).")
+    var secrets: [String] = []
+
+    func capability() throws -> Csi_V1_VolumeCapability {
+        let modes: [String: Csi_V1_VolumeCapability.AccessMode.Mode] = [
+            "single-node-writer": .singleNodeWriter, "single-node-reader-only": .singleNodeReaderOnly,
+            "multi-node-reader-only": .multiNodeReaderOnly, "multi-node-single-writer": .multiNodeSingleWriter,
+            "multi-node-multi-writer": .multiNodeMultiWriter, "single-node-single-writer": .singleNodeSingleWriter,
+            "single-node-multi-writer": .singleNodeMultiWriter,
+        ]
+        guard let mode = modes[accessMode] else { throw ValidationError("unknown --access-mode \(accessMode)") }
+        return .with {
+            if block {
+                $0.block = .init()
+            } else {
+                $0.mount = .with {
+                    $0.fsType = fsType
+                    $0.mountFlags = mountFlags
+                }
+            }
+            $0.accessMode = .with { $0.mode = mode }
+        }
+    }
+
+    static func pairs(_ items: [String], flag: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in items {
+            guard let equals = item.firstIndex(of: "=") else { throw ValidationError("--\(flag) \(item): expected KEY=VALUE") }
+            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        return result
+    }
+}

@@ -16,7 +16,10 @@ struct VolumeStager {
             return
         }
         guard parameters.staticVolume else {
-            throw CSIError(.unimplemented, "volume \(parameters.volumeID) is not a static volume (volume context staticVolume=true); journal-based volume ids are not supported yet")
+            guard CSIVolumeID.isWellFormed(parameters.volumeID) else {
+                throw CSIError.notFound("volume ID \(parameters.volumeID) is neither a static volume (staticVolume=true) nor a CSI volume id")
+            }
+            throw CSIError(.unimplemented, "journal-based volume ids are not supported yet; stage \(parameters.volumeID) as a static volume")
         }
         let cluster: ClusterConfig.Cluster
         do {

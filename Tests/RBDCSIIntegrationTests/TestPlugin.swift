@@ -31,8 +31,14 @@ struct TestPlugin {
         _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
     ) async throws -> R {
         let directory = try makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer {
+            // Never delete recursively through a mount a failed test left behind.
+            if (try? CephTestCluster.leftovers(under: directory))?.isEmpty == true {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
         let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
+        try CephTestCluster.writeConfig(in: directory)
         let logger = Logger(label: "test")
         let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json"), logger: logger), logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)

@@ -1,0 +1,53 @@
+import CSIServices
+import CephAccess
+import Foundation
+import Testing
+
+@Suite("ceph-csi formats: map options, device lists, stash, volume ids")
+struct CephFormatsTests {
+    @Test func mapOptionsSplitByMounter() throws {
+        let options = try MapOptions(parsing: "krbd:lock_on_read,queue_depth=1024;nbd:try-netlink;noshare")
+        #expect(options.krbd == ["lock_on_read", "queue_depth=1024", "noshare"])
+        #expect(options.nbd == ["try-netlink"])
+        #expect(throws: MapOptions.ParseError.self) { try MapOptions(parsing: "zfs:x") }
+    }
+
+    @Test func nbdDefaultsYieldToGivenOptions() {
+        #expect(NBDMapper.mapFlags(options: [], volumeID: "v") == ["--try-netlink", "--reattach-timeout=300", "--io-timeout=0", "--cookie=v"])
+        #expect(NBDMapper.mapFlags(options: ["io-timeout=30"], volumeID: "v") == ["--try-netlink", "--reattach-timeout=300", "--cookie=v", "--io-timeout=30"])
+    }
+
+    @Test func deviceListFindsTheHeadOfTheImage() throws {
+        let json = #"[{"id":"0","pool":"rbd","namespace":"","name":"img","snap":"snap1","device":"/dev/rbd0"},{"id":"1","pool":"rbd","namespace":"","name":"img","snap":"-","device":"/dev/rbd1"},{"id":"2","pool":"rbd","namespace":"ns","name":"img","snap":"-","device":"/dev/rbd2"}]"#
+        #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", image: "img"), in: json) == "/dev/rbd1")
+        #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", radosNamespace: "ns", image: "img"), in: json) == "/dev/rbd2")
+        #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", image: "other"), in: json) == nil)
+        #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", image: "img"), in: "") == nil)
+    }
+
+    @Test func version2StashFromCephCSIIsRead() throws {
+        let json = #"{"Version":2,"pool":"kubernetes","image":"csi-vol-1699e662-e83f-11ea-8e79-246e96907f74","accessType":false,"encrypted":false}"#
+        let stash = try JSONDecoder().decode(ImageMetadataStash.self, from: Data(json.utf8))
+        #expect(stash.spec == ImageSpec(pool: "kubernetes", image: "csi-vol-1699e662-e83f-11ea-8e79-246e96907f74"))
+        #expect(stash.mapper == .krbd)
+        #expect(stash.version == 2)
+    }
+
+    @Test func version3StashHasCephCSIsKeys() throws {
+        let stash = ImageMetadataStash(spec: ImageSpec(pool: "p", radosNamespace: "ns", image: "i"), mapper: .nbd, unmapOptions: "nbd:force")
+        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(stash)) as? [String: Any]
+        #expect(object?["Version"] as? Int == 3)
+        #expect(object?["accessType"] as? Bool == true)
+        #expect(object?["radosNamespace"] as? String == "ns")
+        #expect(object?["unmapOptions"] as? String == "nbd:force")
+        #expect(Set(object.map { Array($0.keys) } ?? []).isSuperset(of: ["pool", "image", "encrypted", "device", "logDir", "logFileStrategy"]))
+    }
+
+    @Test func csiVolumeIDLayout() {
+        #expect(CSIVolumeID.isWellFormed("0001-0024-0bba3be9-0a1c-41db-a619-26ffea20161e-0000000000000004-40b130e1-a630-11eb-8bea-246e968ec20c"))
+        #expect(CSIVolumeID.isWellFormed("0001-0009-rook-ceph-0000000000000002-40b130e1-a630-11eb-8bea-246e968ec20c"))
+        #expect(!CSIVolumeID.isWellFormed("pvc-static-image"))
+        #expect(!CSIVolumeID.isWellFormed("0002-0009-rook-ceph-0000000000000002-40b130e1-a630-11eb-8bea-246e968ec20c"))
+        #expect(!CSIVolumeID.isWellFormed("0001-0010-rook-ceph-0000000000000002-40b130e1-a630-11eb-8bea-246e968ec20c"))
+    }
+}

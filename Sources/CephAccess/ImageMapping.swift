@@ -1,3 +1,5 @@
+import HostOperations
+
 /// Everything a mapper needs to attach one image.
 public struct MapRequest: Sendable {
     public var spec: ImageSpec
@@ -28,4 +30,17 @@ public protocol ImageMapping: Sendable {
     func map(_ request: MapRequest) async throws -> String
     /// Unmaps the image; an image that is not mapped is not an error.
     func unmap(_ spec: ImageSpec, options: [String]) async throws
+}
+
+extension ImageMapping {
+    /// Runs a map command and returns the device it prints. A map killed by its timeout may
+    /// still have created the device, so it is unmapped again before the error is rethrown.
+    func runMap(_ command: Command, spec: ImageSpec, runner: any CommandRunning) async throws -> String {
+        do {
+            return try await runner.runChecked(command).standardOutput.trimmingWhitespace()
+        } catch let error as CommandError {
+            if case .timedOut = error { try? await unmap(spec, options: []) }
+            throw error
+        }
+    }
 }

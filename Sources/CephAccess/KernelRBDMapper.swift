@@ -20,14 +20,7 @@ public struct KernelRBDMapper: ImageMapping {
                          "map", request.spec.description, "--device-type", "krbd", "--options", "noudev"]
         if !request.options.isEmpty { arguments += ["--options", request.options.joined(separator: ",")] }
         if request.readOnly { arguments.append("--read-only") }
-        do {
-            let result = try await runner.runChecked(Command("rbd", arguments, timeout: timeout))
-            return result.standardOutput.trimmingWhitespace()
-        } catch let error as CommandError {
-            // A map killed half-way may still have created the device: take it down again.
-            if case .timedOut = error { try? await unmap(request.spec, options: []) }
-            throw error
-        }
+        return try await runMap(Command("rbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
     }
 
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {

@@ -32,13 +32,7 @@ public struct NBDMapper: ImageMapping {
         var arguments = ["--id", request.userID, "-m", request.monitors, "--keyfile=\(request.keyFile)", "map", request.spec.description]
         arguments += Self.mapFlags(options: request.options, volumeID: request.volumeID)
         if request.readOnly { arguments.append("--read-only") }
-        do {
-            let result = try await runner.runChecked(Command("rbd-nbd", arguments, timeout: timeout))
-            return result.standardOutput.trimmingWhitespace()
-        } catch let error as CommandError {
-            if case .timedOut = error { try? await unmap(request.spec, options: []) }
-            throw error
-        }
+        return try await runMap(Command("rbd-nbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
     }
 
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {

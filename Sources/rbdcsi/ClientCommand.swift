@@ -39,6 +39,15 @@ struct ClientCommand: AsyncParsableCommand {
         }
     }
 
+    /// Connects, makes one call with this command's timeout, and prints the response as JSON.
+    func call<Response: SwiftProtobuf.Message & Sendable>(
+        _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, CallOptions) async throws -> Response
+    ) async throws {
+        let options = callOptions
+        let response = try await withClient { grpc in try await body(grpc, options) }
+        try Self.printJSON(response)
+    }
+
     var callOptions: CallOptions {
         var options = CallOptions.defaults
         options.timeout = .seconds(timeout)

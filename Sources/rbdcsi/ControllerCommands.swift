@@ -14,11 +14,9 @@ struct ControllerCommands: AsyncParsableCommand {
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Controller.Client(wrapping: grpc).controllerGetCapabilities(.init(), options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 }

@@ -14,11 +14,9 @@ struct IdentityCommands: AsyncParsableCommand {
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Identity.Client(wrapping: grpc).getPluginInfo(.init(), options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -27,11 +25,9 @@ struct IdentityCommands: AsyncParsableCommand {
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Identity.Client(wrapping: grpc).getPluginCapabilities(.init(), options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -40,11 +36,9 @@ struct IdentityCommands: AsyncParsableCommand {
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Identity.Client(wrapping: grpc).probe(.init(), options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 }

@@ -14,11 +14,9 @@ struct NodeCommands: AsyncParsableCommand {
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeGetCapabilities(.init(), options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -27,11 +25,9 @@ struct NodeCommands: AsyncParsableCommand {
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeGetInfo(.init(), options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -48,11 +44,9 @@ struct NodeCommands: AsyncParsableCommand {
                 $0.secrets = try VolumeArguments.pairs(volume.secrets, flag: "secret")
                 $0.volumeContext = try VolumeArguments.pairs(volume.context, flag: "context")
             }
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeStageVolume(request, options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -75,11 +69,9 @@ struct NodeCommands: AsyncParsableCommand {
                 $0.secrets = try VolumeArguments.pairs(volume.secrets, flag: "secret")
                 $0.volumeContext = try VolumeArguments.pairs(volume.context, flag: "context")
             }
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodePublishVolume(request, options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -94,11 +86,9 @@ struct NodeCommands: AsyncParsableCommand {
                 $0.volumeID = volumeID
                 $0.targetPath = targetPath
             }
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeUnpublishVolume(request, options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 
@@ -113,11 +103,9 @@ struct NodeCommands: AsyncParsableCommand {
                 $0.volumeID = volumeID
                 $0.stagingTargetPath = stagingPath
             }
-            let options = client.callOptions
-            let response = try await client.withClient { grpc in
+            try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeUnstageVolume(request, options: options)
             }
-            try ClientCommand.printJSON(response)
         }
     }
 }

@@ -16,6 +16,7 @@ public struct NodeHost: Sendable {
     public var probe: any BlockDeviceProbing
     public var formatter: any FilesystemFormatting
     public var checker: any FilesystemChecking
+    public var resizer: any FilesystemResizing
     public var clusters: any ClusterLookup
     public var mappers: [MapperKind: any ImageMapping]
     /// Where key files live for the duration of one call (mode 0700).
@@ -23,7 +24,8 @@ public struct NodeHost: Sendable {
 
     public init(
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
-        formatter: any FilesystemFormatting, checker: any FilesystemChecking, clusters: any ClusterLookup,
+        formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
+        clusters: any ClusterLookup,
         mappers: [MapperKind: any ImageMapping], keyDirectory: String
     ) {
         self.mountTable = mountTable
@@ -31,6 +33,7 @@ public struct NodeHost: Sendable {
         self.probe = probe
         self.formatter = formatter
         self.checker = checker
+        self.resizer = resizer
         self.clusters = clusters
         self.mappers = mappers
         self.keyDirectory = keyDirectory
@@ -46,6 +49,7 @@ public struct NodeHost: Sendable {
             probe: BlkidProbe(runner: runner),
             formatter: MkfsFormatter(runner: runner),
             checker: FsckChecker(runner: runner),
+            resizer: SystemResizer(runner: runner),
             clusters: ClusterConfig(path: clusterConfigPath),
             mappers: [
                 .krbd: KernelRBDMapper(runner: runner),

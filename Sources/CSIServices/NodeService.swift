@@ -9,12 +9,14 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     private let locks = VolumeLocks()
     private let stager: VolumeStager
     private let publisher: VolumePublisher
+    private let inspector: VolumeInspector
 
     public init(info: PluginInfo, host: NodeHost, logger: Logger) {
         self.info = info
         self.recorder = RPCCallRecorder(logger: logger)
         self.stager = VolumeStager(host: host, logger: logger)
         self.publisher = VolumePublisher(host: host, logger: logger)
+        self.inspector = VolumeInspector(host: host, logger: logger)
     }
 
     public func nodeGetCapabilities(request: Csi_V1_NodeGetCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_NodeGetCapabilitiesResponse {
@@ -92,13 +94,20 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
 
     public func nodeGetVolumeStats(request: Csi_V1_NodeGetVolumeStatsRequest, context: ServerContext) async throws -> Csi_V1_NodeGetVolumeStatsResponse {
         try await recorder.record("NodeGetVolumeStats", volumeID: request.volumeID) {
-            throw CSIError.unimplemented("NodeGetVolumeStats")
+            try NodeRequestValidation.volumeID(request.volumeID)
+            guard !request.volumePath.isEmpty else { throw CSIError.invalidArgument("volume path missing in request") }
+            return try inspector.stats(volumeID: request.volumeID, path: request.volumePath)
         }
     }
 
     public func nodeExpandVolume(request: Csi_V1_NodeExpandVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeExpandVolumeResponse {
         try await recorder.record("NodeExpandVolume", volumeID: request.volumeID) {
-            throw CSIError.unimplemented("NodeExpandVolume")
+            try NodeRequestValidation.volumeID(request.volumeID)
+            guard !request.volumePath.isEmpty else { throw CSIError.invalidArgument("volume path missing in request") }
+            let capacity = try await locks.withLock(request.volumeID) {
+                try await inspector.expand(volumeID: request.volumeID, path: request.volumePath)
+            }
+            return .with { $0.capacityBytes = capacity }
         }
     }
 }

@@ -27,7 +27,7 @@ public struct FuseLoopMapper: ImageMapping {
 
     public func mappedDevice(of spec: ImageSpec) async throws -> String? {
         guard try mountTable.isMountPoint(mountPoint(of: spec)) else { return nil }
-        return try await loopDevices(backing: imageFile(of: spec)).first
+        return LoopDevices.backing(imageFile(of: spec)).first
     }
 
     public func map(_ request: MapRequest) async throws -> String {
@@ -63,20 +63,12 @@ public struct FuseLoopMapper: ImageMapping {
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {
         let directory = mountPoint(of: spec)
         if try mountTable.isMountPoint(directory) {
-            for device in try await loopDevices(backing: imageFile(of: spec)) {
+            for device in LoopDevices.backing(imageFile(of: spec)) {
                 try await runner.runChecked(Command("losetup", ["-d", device], timeout: timeout))
             }
             try await runner.runChecked(Command("umount", [directory], timeout: timeout))
         }
         try HostPaths.remove(directory)
-    }
-
-    /// Loop devices whose backing file is `file` (`losetup -j`: "/dev/loop0: []: (/path)").
-    private func loopDevices(backing file: String) async throws -> [String] {
-        let result = try await runner.runChecked(Command("losetup", ["-j", file], timeout: timeout))
-        return result.standardOutput.split(separator: "\n").compactMap { line in
-            line.split(separator: ":", maxSplits: 1).first.map(String.init)
-        }
     }
 }
 

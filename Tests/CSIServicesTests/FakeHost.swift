@@ -18,7 +18,7 @@ final class FakeHost: Sendable {
     var host: NodeHost {
         NodeHost(
             mountTable: Table(fake: self), mounter: Mounter(fake: self), probe: Probe(fake: self),
-            formatter: Formatter(fake: self), checker: Checker(fake: self), clusters: Clusters(),
+            formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: SystemResizer(runner: ProcessRunner()), clusters: Clusters(),
             mappers: [.krbd: Mapper(fake: self), .fuse: Mapper(fake: self)],
             keyDirectory: NSTemporaryDirectory() + "rbdcsi-unit-keys"
         )

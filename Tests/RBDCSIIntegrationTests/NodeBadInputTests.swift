@@ -114,4 +114,19 @@ struct NodeBadInputTests {
         }
         #expect(codes == [nil, nil])
     }
+
+    @Test func statsAndExpandInvalidArgumentsAndMissingPaths() async throws {
+        let codes = try await TestPlugin.run { plugin, client -> [RPCError.Code?] in
+            let node = Csi_V1_Node.Client(wrapping: client)
+            return [
+                await code { _ = try await node.nodeGetVolumeStats(.with { $0.volumePath = plugin.directory }) },
+                await code { _ = try await node.nodeGetVolumeStats(.with { $0.volumeID = "v" }) },
+                await code { _ = try await node.nodeGetVolumeStats(.with { $0.volumeID = "v"; $0.volumePath = plugin.directory + "/gone" }) },
+                await code { _ = try await node.nodeExpandVolume(.with { $0.volumePath = plugin.directory }) },
+                await code { _ = try await node.nodeExpandVolume(.with { $0.volumeID = "v" }) },
+                await code { _ = try await node.nodeExpandVolume(.with { $0.volumeID = "v"; $0.volumePath = plugin.directory + "/gone" }) },
+            ]
+        }
+        #expect(codes == [.invalidArgument, .invalidArgument, .notFound, .invalidArgument, .invalidArgument, .notFound])
+    }
 }

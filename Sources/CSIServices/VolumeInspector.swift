@@ -60,9 +60,7 @@ struct VolumeInspector {
             throw CSIError.internalError("cannot find the device of \(path) (mounted from \(device))")
         }
         try await host.resizer.refreshCapacity(of: device)
-        var info = stat()
-        let isBlock = stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK
-        if !isBlock {
+        if !HostPaths.isBlockDevice(path) {
             try await host.resizer.grow(device: device, mountPoint: path, fsType: mount.fsType)
         }
         return try HostPaths.size(of: device)

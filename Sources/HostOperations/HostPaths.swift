@@ -14,6 +14,12 @@ public enum HostPaths {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// Whether `path` is (or is bind-mounted over by) a block device.
+    public static func isBlockDevice(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK
+    }
+
     /// Creates a directory (not its parents); an existing one is fine.
     public static func makeDirectory(_ path: String, mode: mode_t = 0o750) throws {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw HostError.system("mkdir \(path)", errno) }

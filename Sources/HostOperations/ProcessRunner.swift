@@ -129,7 +129,7 @@ private enum ChildProcess {
         let deadline = Monotonic.now() + command.timeout.milliseconds
 
         while true {
-            if let status = reapIfExited(pid, pidFD: pidFD, wait: false) {
+            if let status = reapIfExited(pid) {
                 collector.drain()
                 return collector.result(exitCode: decode(status))
             }
@@ -168,7 +168,7 @@ private enum ChildProcess {
         _ = kill(pid, SIGKILL)
         let giveUp = Monotonic.now() + 5_000
         while Monotonic.now() < giveUp {
-            if reapIfExited(pid, pidFD: -1, wait: false) != nil { return }
+            if reapIfExited(pid) != nil { return }
             usleep(2_000)
         }
         DispatchQueue.global().async {
@@ -178,10 +178,10 @@ private enum ChildProcess {
     }
 
     /// The wait status if the child has exited (and is now reaped), nil while it runs.
-    private static func reapIfExited(_ pid: pid_t, pidFD: Int32, wait: Bool) -> Int32? {
+    private static func reapIfExited(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0
         while true {
-            let r = waitpid(pid, &status, wait ? 0 : WNOHANG)
+            let r = waitpid(pid, &status, WNOHANG)
             if r == pid { return status }
             if r < 0 && errno == EINTR { continue }
             if r < 0 { return 255 << 8 }  // ECHILD: someone else reaped it

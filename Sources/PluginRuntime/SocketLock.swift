@@ -1,4 +1,5 @@
 import CSystemShims
+import HostOperations
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,8 @@ public final class SocketLock: Sendable {
     public init(socketPath: String) throws(PluginRuntimeError) {
         path = socketPath + ".lock"
         let directory = String(socketPath[..<(socketPath.lastIndex(of: "/") ?? socketPath.startIndex)])
-        if !directory.isEmpty { Self.makeDirectories(directory) }
+        // A directory that cannot be made shows up as the open error below.
+        if !directory.isEmpty { try? HostPaths.makeDirectories(directory) }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw .cannotPrepareSocket(path: socketPath, reason: "open \(path): \(String(cString: strerror(errno)))")
@@ -44,20 +46,6 @@ public final class SocketLock: Sendable {
     private static func readHolder(_ fd: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = pread(fd, &buffer, buffer.count, 0)
-        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters() : ""
-    }
-
-    private static func makeDirectories(_ path: String) {
-        var current = ""
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            _ = mkdir(current, 0o750)
-        }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters() -> String {
-        String(filter { !$0.isWhitespace })
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingWhitespace() : ""
     }
 }

@@ -63,12 +63,30 @@ public struct FuseLoopMapper: ImageMapping {
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {
         let directory = mountPoint(of: spec)
         if try mountTable.isMountPoint(directory) {
-            for device in LoopDevices.backing(imageFile(of: spec)) {
+            let file = imageFile(of: spec)
+            for device in LoopDevices.backing(file) {
                 try await runner.runChecked(Command("losetup", ["-d", device], timeout: timeout))
             }
+            // The kernel releases a loop device's backing file asynchronously once its last
+            // opener (a just-finished mkfs, an unmount) is gone; until then the FUSE mount is
+            // busy. Wait for the release, bounded, before unmounting.
+            try await waitUntilReleased(file)
             try await runner.runChecked(Command("umount", [directory], timeout: timeout))
         }
         try HostPaths.remove(directory)
+    }
+}
+
+extension FuseLoopMapper {
+    private func waitUntilReleased(_ file: String) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while !LoopDevices.backing(file).isEmpty {
+            guard clock.now < deadline else {
+                throw CommandError.timedOut(command: "wait for loop devices over \(file) to detach", after: .seconds(10), standardError: "")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 }
 

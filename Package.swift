@@ -34,6 +34,8 @@ let package = Package(
         ),
         // Tiny C shims for Linux system calls Swift cannot call directly (pidfd_open, closefrom).
         .target(name: "CSystemShims"),
+        // librados and librbd from Debian's librados-dev and librbd-dev (no pkg-config files).
+        .systemLibrary(name: "CLibCeph"),
         // Layer 1: host operations (child processes, mount table, mounts, mkfs, fsck, files).
         .target(
             name: "HostOperations",
@@ -43,10 +45,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Layer 1: access to Ceph (image specs, credentials, mappers: krbd, rbd-nbd, rbd-fuse).
+        // Layer 1: access to Ceph (volume ids, journal and image metadata through librados and
+        // librbd, credentials, mappers: krbd, rbd-nbd, rbd-fuse).
         .target(
             name: "CephAccess",
             dependencies: [
+                "CLibCeph",
                 "HostOperations",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -18,6 +18,8 @@ public struct NodeHost: Sendable {
     public var checker: any FilesystemChecking
     public var resizer: any FilesystemResizing
     public var clusters: any ClusterLookup
+    /// Journal entries and image status, read through librados/librbd.
+    public var metadata: any CephMetadataReading
     public var mappers: [MapperKind: any ImageMapping]
     /// Where key files live for the duration of one call (mode 0700).
     public var keyDirectory: String
@@ -25,7 +27,7 @@ public struct NodeHost: Sendable {
     public init(
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
         formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
-        clusters: any ClusterLookup,
+        clusters: any ClusterLookup, metadata: any CephMetadataReading,
         mappers: [MapperKind: any ImageMapping], keyDirectory: String
     ) {
         self.mountTable = mountTable
@@ -35,13 +37,18 @@ public struct NodeHost: Sendable {
         self.checker = checker
         self.resizer = resizer
         self.clusters = clusters
+        self.metadata = metadata
         self.mappers = mappers
         self.keyDirectory = keyDirectory
     }
 
     /// The real host: child processes through `runner`, state (FUSE mounts, key files) under
-    /// `stateDirectory`, clusters from ceph-csi's config file at `clusterConfigPath`.
-    public static func system(runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusterConfigPath: String) -> NodeHost {
+    /// `stateDirectory`, clusters from ceph-csi's config file at `clusterConfigPath`, each
+    /// librados/librbd call bounded by `cephTimeout`.
+    public static func system(
+        runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusterConfigPath: String,
+        cephTimeout: Duration = .seconds(10)
+    ) -> NodeHost {
         let mountTable = SystemMountTable()
         return NodeHost(
             mountTable: mountTable,
@@ -51,6 +58,7 @@ public struct NodeHost: Sendable {
             checker: FsckChecker(runner: runner),
             resizer: SystemResizer(runner: runner),
             clusters: ClusterConfig(path: clusterConfigPath),
+            metadata: RadosMetadataReader(connections: RadosConnectionPool(limit: cephTimeout)),
             mappers: [
                 .krbd: KernelRBDMapper(runner: runner),
                 .nbd: NBDMapper(runner: runner),

@@ -1,5 +1,10 @@
+import CephAccess
 import GRPCCore
 import HostOperations
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension RPCError {
     /// The gRPC status for any error thrown while serving a call: the one place where errors
@@ -16,10 +21,24 @@ extension RPCError {
             } else {
                 self.init(code: .internalError, message: error.description)
             }
+        case let error as CephAccessError:
+            self.init(code: Self.code(of: error), message: error.description)
         case is CancellationError:
             self.init(code: .cancelled, message: "the call was cancelled")
         default:
             self.init(code: .internalError, message: String(describing: error))
+        }
+    }
+
+    /// Missing things are NOT_FOUND (the spec's answer, where ceph-csi says INTERNAL); a
+    /// cluster that does not answer in time is DEADLINE_EXCEEDED, one that cannot be reached
+    /// UNAVAILABLE.
+    private static func code(of error: CephAccessError) -> RPCError.Code {
+        switch error {
+        case .imageNotFound, .unknownCluster, .poolNotFound, .journalEntryMissing: return .notFound
+        case .timedOut, .callFailed(_, ETIMEDOUT): return .deadlineExceeded
+        case .unreachable: return .unavailable
+        case .badConfig, .callFailed: return .internalError
         }
     }
 }

@@ -15,19 +15,7 @@ struct VolumeStager {
             logger.debug("already staged", metadata: ["volume": "\(parameters.volumeID)", "path": "\(target)"])
             return
         }
-        guard parameters.staticVolume else {
-            guard CSIVolumeID.isWellFormed(parameters.volumeID) else {
-                throw CSIError.notFound("volume ID \(parameters.volumeID) is neither a static volume (staticVolume=true) nor a CSI volume id")
-            }
-            throw CSIError(.unimplemented, "journal-based volume ids are not supported yet; stage \(parameters.volumeID) as a static volume")
-        }
-        let cluster: ClusterConfig.Cluster
-        do {
-            cluster = try host.clusters.cluster(parameters.clusterID)
-        } catch CephAccessError.unknownCluster(let id, let file) {
-            throw CSIError.notFound("clusterID \(id) not found in \(file)")
-        }
-        let spec = ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID)
+        let (spec, access) = try await locateImage(parameters)
         let mapper = try host.mapper(parameters.mapper)
 
         // The stash goes first, so that unstage can undo a stage that dies half-way.
@@ -37,7 +25,7 @@ struct VolumeStager {
         var mounted = false
         do {
             let request = MapRequest(
-                spec: spec, monitors: cluster.monitors.joined(separator: ","), userID: parameters.credentials.userID,
+                spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID,
                 keyFile: "", readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
                 options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
             )
@@ -67,11 +55,39 @@ struct VolumeStager {
         }
     }
 
+    /// Which image the volume is, and how to reach its cluster. A static volume's image is
+    /// named by the volume id, in the context's pool; any other id is decoded and its journal
+    /// entry read (NOT_FOUND when either fails).
+    private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess) {
+        guard !parameters.staticVolume else {
+            let cluster = try host.clusters.cluster(parameters.clusterID)
+            let access = ClusterAccess(monitors: cluster.monitors, credentials: parameters.credentials)
+            return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID), access)
+        }
+        let id: CSIVolumeID
+        do {
+            id = try CSIVolumeID(decoding: parameters.volumeID)
+        } catch {
+            throw CSIError.notFound("\(error.description); stage a pre-provisioned image with volume context staticVolume=true")
+        }
+        if id.clusterID != parameters.clusterID {
+            logger.warning("the volume id names another clusterID than the volume context; using the volume id's", metadata: [
+                "volume": "\(parameters.volumeID)", "idClusterID": "\(id.clusterID)", "contextClusterID": "\(parameters.clusterID)",
+            ])
+        }
+        let cluster = try host.clusters.cluster(id.clusterID)
+        let access = ClusterAccess(monitors: cluster.monitors, credentials: parameters.credentials)
+        let entry = try await host.metadata.journalEntry(of: id, volumeID: parameters.volumeID, radosNamespace: cluster.rbd?.radosNamespace ?? "", access: access)
+        logger.debug("journal entry", metadata: ["volume": "\(parameters.volumeID)", "image": "\(entry.spec)", "request": "\(entry.requestName)"])
+        return (entry.spec, access)
+    }
+
     /// Formats a blank device (never one that holds anything), checks an existing filesystem,
     /// and mounts it with ceph-csi's options.
     private func mountFilesystem(device: String, parameters: StageParameters) async throws {
         let fsType = parameters.fsType
         let readOnly = parameters.capability.isReadOnly
+        var growMounted = false
         switch try await host.probe.contentType(of: device) {
         case nil:
             guard !readOnly else {
@@ -85,12 +101,31 @@ struct VolumeStager {
         case let existing? where existing != fsType:
             throw CSIError.failedPrecondition("device \(device) of volume \(parameters.volumeID) holds \(existing), not the requested \(fsType); refusing to reformat it")
         case _?:
-            if !readOnly { try await host.checker.check(device: device, fsType: fsType) }
+            if !readOnly {
+                try await host.checker.check(device: device, fsType: fsType)
+                growMounted = try await growIfSmaller(device: device, parameters: parameters)
+            }
         }
         var options = appendingUnique(["_netdev"], parameters.capability.uniqueMountFlags)
         if fsType == "xfs" { options = appendingUnique(options, ["nouuid"]) }
         if readOnly { options = appendingUnique(options, ["ro"]) }
         try await host.mounter.mount(source: device, target: parameters.target, fsType: fsType, options: options)
+        if growMounted {
+            try await host.resizer.grow(device: device, mountPoint: parameters.target, fsType: fsType)
+        }
+    }
+
+    /// Grow on stage: when the image grew (a clone or restore to a larger size, or a resize
+    /// while unstaged), the filesystem is grown to the device: ext* here, unmounted; others
+    /// after the mount (the returned true).
+    private func growIfSmaller(device: String, parameters: StageParameters) async throws -> Bool {
+        let sizes = try host.probe.sizes(of: device)
+        guard let filesystem = sizes.filesystem, filesystem.isSmaller(thanDevice: sizes.device) else { return false }
+        logger.info("growing the filesystem to the device", metadata: [
+            "volume": "\(parameters.volumeID)", "device": "\(device)",
+            "filesystemBytes": "\(filesystem.sizeBytes)", "deviceBytes": "\(sizes.device)",
+        ])
+        return try await !host.resizer.growUnmounted(device: device, fsType: parameters.fsType)
     }
 
     /// Takes back a half-done stage: unmount, remove `S/<volID>`, unmap, delete the stash.

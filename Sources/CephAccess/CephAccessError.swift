@@ -1,14 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Ceph-side conditions the node reports with their own meaning.
 public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible {
     case imageNotFound(ImageSpec)
     case unknownCluster(String, configFile: String)
     case badConfig(file: String, reason: String)
+    /// No pool has the id a volume id names.
+    case poolNotFound(id: Int64)
+    /// The journal entry of a volume id is missing, or lacks a required key.
+    case journalEntryMissing(volumeID: String, reason: String)
+    /// A librados/librbd call did not finish within its time limit.
+    case timedOut(operation: String, limit: Duration)
+    /// The monitors could not be reached or refused the connection.
+    case unreachable(monitors: String, reason: String)
+    /// A librados/librbd call failed with a (positive) errno.
+    case callFailed(operation: String, errno: Int32)
 
     public var description: String {
         switch self {
         case let .imageNotFound(spec): return "rbd image \(spec) does not exist"
         case let .unknownCluster(id, file): return "clusterID \(id) not found in \(file)"
         case let .badConfig(file, reason): return "cluster config \(file) is invalid: \(reason)"
+        case let .poolNotFound(id): return "no pool with id \(id) exists"
+        case let .journalEntryMissing(volumeID, reason): return "journal entry of volume \(volumeID) not found: \(reason)"
+        case let .timedOut(operation, limit): return "\(operation) did not finish within \(limit)"
+        case let .unreachable(monitors, reason): return "cannot connect to the Ceph monitors \(monitors): \(reason)"
+        case let .callFailed(operation, code): return "\(operation) failed: \(Self.errnoText(code))"
         }
+    }
+
+    /// `strerror` text with the errno name's number, e.g. "Permission denied (errno 13)".
+    static func errnoText(_ code: Int32) -> String {
+        "\(String(cString: strerror(code))) (errno \(code))"
     }
 }

@@ -36,7 +36,8 @@ public struct FuseLoopMapper: ImageMapping {
         if try !mountTable.isMountPoint(directory) {
             var arguments = [directory, "-p", request.spec.pool, "-r", request.spec.image,
                              "--id", request.userID, "-m", request.monitors, "--keyfile=\(request.keyFile)"]
-            if !request.spec.radosNamespace.isEmpty { arguments += ["--namespace", request.spec.radosNamespace] }
+            // rbd-fuse passes unknown options to FUSE: only the `--namespace=NS` form reaches it.
+            if !request.spec.radosNamespace.isEmpty { arguments.append("--namespace=\(request.spec.radosNamespace)") }
             do {
                 try await runner.runChecked(Command("rbd-fuse", arguments, timeout: timeout))
             } catch {

@@ -3,6 +3,9 @@ public protocol BlockDeviceProbing: Sendable {
     /// The filesystem type (`ext4`, `xfs`, …), `"unknown data"` for a partition table or other
     /// signature without a filesystem, or nil for a blank device.
     func contentType(of device: String) async throws -> String?
+    /// The filesystem size recorded in the superblock of `device` (nil when there is none),
+    /// and the device's own size in bytes.
+    func sizes(of device: String) throws -> (filesystem: FilesystemSuperblock?, device: UInt64)
 }
 
 /// Probes with `blkid -p` (low-level, bypassing the cache), like Kubernetes' `GetDiskFormat`.
@@ -22,6 +25,10 @@ public struct BlkidProbe: BlockDeviceProbing {
         if result.exitCode == 2 { return nil }
         guard result.succeeded else { throw CommandError.failed(command: command.description, result: result) }
         return Self.parse(result.standardOutput)
+    }
+
+    public func sizes(of device: String) throws -> (filesystem: FilesystemSuperblock?, device: UInt64) {
+        (try FilesystemSuperblock.read(device: device), UInt64(try HostPaths.size(of: device)))
     }
 
     /// `TYPE=ext4` → ext4; only `PTTYPE=…` → "unknown data"; nothing → nil.

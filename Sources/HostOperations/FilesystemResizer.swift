@@ -4,6 +4,9 @@ public protocol FilesystemResizing: Sendable {
     func refreshCapacity(of device: String) async throws
     /// Grows the filesystem mounted at `mountPoint` on `device` to the device's size.
     func grow(device: String, mountPoint: String, fsType: String) async throws
+    /// Grows the unmounted filesystem on `device` to the device's size, where the filesystem
+    /// can (ext*: forced check, then resize); returns false for types that grow only mounted.
+    func growUnmounted(device: String, fsType: String) async throws -> Bool
 }
 
 /// `losetup -c` for loop devices; `resize2fs DEV` for ext*, `xfs_growfs MOUNTPOINT` for xfs.
@@ -19,6 +22,16 @@ public struct SystemResizer: FilesystemResizing {
     public func refreshCapacity(of device: String) async throws {
         guard device.hasPrefix("/dev/loop") else { return }
         try await runner.runChecked(Command("losetup", ["-c", device], timeout: .seconds(60)))
+    }
+
+    public func growUnmounted(device: String, fsType: String) async throws -> Bool {
+        guard fsType.hasPrefix("ext") else { return false }
+        // resize2fs refuses a filesystem not checked since it was last mounted.
+        let check = Command("e2fsck", ["-f", "-p", device], timeout: timeout)
+        let result = try await runner.run(check)
+        guard result.exitCode <= 1 else { throw CommandError.failed(command: check.description, result: result) }
+        try await runner.runChecked(Command("resize2fs", [device], timeout: timeout))
+        return true
     }
 
     public func grow(device: String, mountPoint: String, fsType: String) async throws {

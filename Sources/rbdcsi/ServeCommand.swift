@@ -50,6 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("statedir"), help: "Directory for the plugin's own state: rbd-fuse mounts, short-lived key files.")
     var stateDirectory: String = "/var/lib/rbdcsi"
 
+    @Option(name: .customLong("ceph-timeout"), help: "Seconds each librados/librbd call (connect, journal read, image status) may take.")
+    var cephTimeout: Int = 10
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level?
 
@@ -69,6 +72,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard !nodeid.isEmpty else {
             throw .badFlag("--nodeid is required with --nodeserver")
+        }
+        guard (1...600).contains(cephTimeout) else {
+            throw .badFlag("--ceph-timeout must be 1 to 600 seconds, not \(cephTimeout)")
         }
     }
 
@@ -108,7 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
             endpoint: endpoint,
             services: PluginServices.make(
                 info: info,
-                host: .system(stateDirectory: stateDirectory, clusterConfigPath: clusterConfig),
+                host: .system(stateDirectory: stateDirectory, clusterConfigPath: clusterConfig, cephTimeout: .seconds(cephTimeout)),
                 logger: logger
             ),
             logger: logger

@@ -3,7 +3,7 @@ import CephAccess
 import Foundation
 import Testing
 
-@Suite("ceph-csi formats: map options, device lists, stash, volume ids")
+@Suite("ceph-csi formats: map options, device lists, stash")
 struct CephFormatsTests {
     @Test func mapOptionsSplitByMounter() throws {
         let options = try MapOptions(parsing: "krbd:lock_on_read,queue_depth=1024;nbd:try-netlink;noshare")
@@ -41,13 +41,5 @@ struct CephFormatsTests {
         #expect(object?["radosNamespace"] as? String == "ns")
         #expect(object?["unmapOptions"] as? String == "nbd:force")
         #expect(Set(object.map { Array($0.keys) } ?? []).isSuperset(of: ["pool", "image", "encrypted", "device", "logDir", "logFileStrategy"]))
-    }
-
-    @Test func csiVolumeIDLayout() {
-        #expect(CSIVolumeID.isWellFormed("0001-0024-0bba3be9-0a1c-41db-a619-26ffea20161e-0000000000000004-40b130e1-a630-11eb-8bea-246e968ec20c"))
-        #expect(CSIVolumeID.isWellFormed("0001-0009-rook-ceph-0000000000000002-40b130e1-a630-11eb-8bea-246e968ec20c"))
-        #expect(!CSIVolumeID.isWellFormed("pvc-static-image"))
-        #expect(!CSIVolumeID.isWellFormed("0002-0009-rook-ceph-0000000000000002-40b130e1-a630-11eb-8bea-246e968ec20c"))
-        #expect(!CSIVolumeID.isWellFormed("0001-0010-rook-ceph-0000000000000002-40b130e1-a630-11eb-8bea-246e968ec20c"))
     }
 }

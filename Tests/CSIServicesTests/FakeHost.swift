@@ -11,6 +11,11 @@ final class FakeHost: Sendable {
     let mounts = Mutex<[MountEntry]>([])
     let deviceContent = Mutex<String?>(nil)
     let mapFailure = Mutex<CommandError?>(nil)
+    /// Journal entries by object UUID, in pool "replicapool"; a thrown error stands for a dead cluster.
+    let journal = Mutex<[String: [String: String]]>([:])
+    let metadataFailure = Mutex<CephAccessError?>(nil)
+    /// Filesystem and device sizes the probe reports.
+    let sizes = Mutex<(filesystem: FilesystemSuperblock?, device: UInt64)>((nil, 1 << 30))
 
     func record(_ call: String) { calls.withLock { $0.append(call) } }
     var recorded: [String] { calls.withLock { $0 } }
@@ -18,7 +23,8 @@ final class FakeHost: Sendable {
     var host: NodeHost {
         NodeHost(
             mountTable: Table(fake: self), mounter: Mounter(fake: self), probe: Probe(fake: self),
-            formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: SystemResizer(runner: ProcessRunner()), clusters: Clusters(),
+            formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: Resizer(fake: self), clusters: Clusters(),
+            metadata: Metadata(fake: self),
             mappers: [.krbd: Mapper(fake: self), .fuse: Mapper(fake: self)],
             keyDirectory: NSTemporaryDirectory() + "rbdcsi-unit-keys"
         )
@@ -46,6 +52,7 @@ final class FakeHost: Sendable {
     struct Probe: BlockDeviceProbing {
         let fake: FakeHost
         func contentType(of device: String) async throws -> String? { fake.deviceContent.withLock { $0 } }
+        func sizes(of device: String) throws -> (filesystem: FilesystemSuperblock?, device: UInt64) { fake.sizes.withLock { $0 } }
     }
 
     struct Formatter: FilesystemFormatting {
@@ -61,10 +68,34 @@ final class FakeHost: Sendable {
         func check(device: String, fsType: String) async throws { fake.record("fsck \(device)") }
     }
 
+    struct Resizer: FilesystemResizing {
+        let fake: FakeHost
+        func refreshCapacity(of device: String) async throws { fake.record("refresh \(device)") }
+        func grow(device: String, mountPoint: String, fsType: String) async throws { fake.record("grow \(fsType) \(mountPoint)") }
+        func growUnmounted(device: String, fsType: String) async throws -> Bool {
+            guard fsType.hasPrefix("ext") else { return false }
+            fake.record("grow unmounted \(fsType) \(device)")
+            return true
+        }
+    }
+
     struct Clusters: ClusterLookup {
         func cluster(_ clusterID: String) throws -> ClusterConfig.Cluster {
             guard clusterID == "c1" else { throw CephAccessError.unknownCluster(clusterID, configFile: "fake.json") }
             return try JSONDecoder().decode(ClusterConfig.Cluster.self, from: Data(#"{"clusterID":"c1","monitors":["10.0.0.1:6789"]}"#.utf8))
+        }
+    }
+
+    struct Metadata: CephMetadataReading {
+        let fake: FakeHost
+        func journalEntry(of id: CSIVolumeID, volumeID: String, radosNamespace: String, access: ClusterAccess) async throws -> JournalEntry {
+            fake.record("journal \(id.poolID) \(id.journalObject) mons=\(access.monitorList)")
+            if let failure = fake.metadataFailure.withLock({ $0 }) { throw failure }
+            let values = fake.journal.withLock { $0[id.objectUUID] }
+            return try JournalEntry(id: id, volumeID: volumeID, pool: "replicapool", radosNamespace: radosNamespace, values: values)
+        }
+        func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus {
+            ImageStatus(size: 1 << 30, imageID: "1234", watchers: [])
         }
     }
 

@@ -89,6 +89,98 @@ struct VolumeStagerTests {
         #expect(error?.code == .internalError)
     }
 
+    @Test(arguments: ["ext4", "xfs"])
+    func filesystemSmallerThanTheDeviceGrowsOnStage(fsType: String) async throws {
+        fake.deviceContent.withLock { $0 = fsType }
+        fake.sizes.withLock { $0 = (FilesystemSuperblock(blockSize: 4096, blockCount: 16384), 128 << 20) }
+        try await stager.stage(StageParameters(request(fsType: fsType)))
+        let mount = "mount /dev/rbd7 \(staging)/vol-1 \(fsType) _netdev\(fsType == "xfs" ? ",nouuid" : "")"
+        if fsType == "xfs" {
+            #expect(Array(fake.recorded.suffix(2)) == [mount, "grow xfs \(staging)/vol-1"])
+        } else {
+            #expect(Array(fake.recorded.suffix(3)) == ["fsck /dev/rbd7", "grow unmounted ext4 /dev/rbd7", mount])
+        }
+    }
+
+    @Test func filesystemFillingTheDeviceIsNotGrown() async throws {
+        fake.deviceContent.withLock { $0 = "ext4" }
+        // Within one block of the device: nothing to do (Kubernetes' rule).
+        fake.sizes.withLock { $0 = (FilesystemSuperblock(blockSize: 4096, blockCount: 32768), (128 << 20) + 4095) }
+        try await stager.stage(StageParameters(request()))
+        #expect(!fake.recorded.contains { $0.hasPrefix("grow") })
+        try await stager.unstage(volumeID: "vol-1", stagingPath: staging)
+        // Read-only stages never grow.
+        fake.sizes.withLock { $0 = (FilesystemSuperblock(blockSize: 4096, blockCount: 1), 128 << 20) }
+        try await stager.stage(StageParameters(request(mode: .singleNodeReaderOnly)))
+        #expect(!fake.recorded.contains { $0.hasPrefix("grow") })
+    }
+
+    static let uuid = "40b130e1-a630-11eb-8bea-246e968ec20c"
+    /// A ceph-csi volume id in cluster c1, pool id 7.
+    static let journalID = "0001-0002-c1-0000000000000007-\(uuid)"
+
+    func journalRequest(_ id: String = journalID) -> Csi_V1_NodeStageVolumeRequest {
+        var r = request()
+        r.volumeID = id
+        r.volumeContext = ["clusterID": "c1", "pool": "ignored-for-journal-volumes"]
+        return r
+    }
+
+    @Test func journalVolumeIsFoundThroughItsEntryAndFormattedWhenBlank() async throws {
+        fake.journal.withLock { $0[Self.uuid] = ["csi.volname": "pvc-1", "csi.imagename": "csi-vol-named", "csi.imageid": "abc"] }
+        try await stager.stage(StageParameters(journalRequest()))
+        #expect(fake.recorded == [
+            "journal 7 csi.volume.\(Self.uuid) mons=10.0.0.1:6789",
+            "map replicapool/csi-vol-named ro=false key=true",
+            "mkfs ext4 /dev/rbd7",
+            "mount /dev/rbd7 \(staging)/\(Self.journalID) ext4 _netdev",
+        ])
+    }
+
+    @Test func journalEntryWithoutImageNameUsesCephCSIsDefault() async throws {
+        fake.journal.withLock { $0[Self.uuid] = ["csi.volname": "pvc-1"] }
+        fake.deviceContent.withLock { $0 = "ext4" }
+        try await stager.stage(StageParameters(journalRequest()))
+        #expect(fake.recorded.contains("map replicapool/csi-vol-\(Self.uuid) ro=false key=true"))
+    }
+
+    @Test(arguments: [
+        [String: String]?.none,                     // no journal object
+        ["csi.imagename": "csi-vol-x"],             // no csi.volname
+        ["csi.volname": "", "csi.imagename": "x"],  // empty csi.volname
+    ])
+    func missingJournalEntryOrKeyIsNotFoundAndTouchesNothing(values: [String: String]?) async throws {
+        fake.journal.withLock { $0[Self.uuid] = values }
+        let error = await #expect(throws: CephAccessError.self) { try await stager.stage(StageParameters(journalRequest())) }
+        #expect(RPCError(mapping: error!).code == .notFound)
+        #expect(RPCError(mapping: error!).message.contains("csi.volume.\(Self.uuid)"))
+        #expect(fake.recorded.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
+    }
+
+    @Test func undecodableIDIsNotFound() async throws {
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(journalRequest("0001-0002-c1-000000000000000z-\(Self.uuid)"))) }
+        #expect(error?.code == .notFound)
+        #expect(error?.message.contains("16-digit hex pool id") == true)
+        #expect(fake.recorded.isEmpty)
+    }
+
+    @Test func clusterOfTheIDMustBeConfigured() async throws {
+        let error = await #expect(throws: CephAccessError.self) { try await stager.stage(StageParameters(journalRequest("0001-0002-c9-0000000000000007-\(Self.uuid)"))) }
+        #expect(RPCError(mapping: error!).code == .notFound)
+        #expect(RPCError(mapping: error!).message.contains("clusterID c9"))
+    }
+
+    @Test func slowAndUnreachableClustersHaveTheirOwnCodes() async throws {
+        fake.metadataFailure.withLock { $0 = .timedOut(operation: "read journal entry", limit: .seconds(10)) }
+        var error = await #expect(throws: CephAccessError.self) { try await stager.stage(StageParameters(journalRequest())) }
+        #expect(RPCError(mapping: error!).code == .deadlineExceeded)
+        fake.metadataFailure.withLock { $0 = .unreachable(monitors: "10.0.0.1:6789", reason: "Connection timed out (errno 110)") }
+        error = await #expect(throws: CephAccessError.self) { try await stager.stage(StageParameters(journalRequest())) }
+        #expect(RPCError(mapping: error!).code == .unavailable)
+        #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
+    }
+
     @Test func secondOperationOnAVolumeIsAborted() async throws {
         let locks = VolumeLocks()
         let error = await #expect(throws: CSIError.self) {

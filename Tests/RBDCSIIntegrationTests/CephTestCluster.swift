@@ -18,10 +18,34 @@ enum CephTestCluster {
     static let clusterID = "e2e-cluster"
     static let runner = ProcessRunner()
 
-    /// The ceph-csi config file naming this cluster, written into `directory`.
-    static func writeConfig(in directory: String) throws {
-        let json = #"[{"clusterID":"\#(clusterID)","monitors":["\#(monitor)"]}]"#
-        try json.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+    /// One entry of ceph-csi's cluster config file.
+    struct ConfigEntry: Encodable {
+        struct RBD: Encodable { var radosNamespace: String }
+        var clusterID: String
+        var monitors: [String]
+        var rbd: RBD?
+
+        init(clusterID: String, monitors: [String] = [CephTestCluster.monitor], radosNamespace: String? = nil) {
+            self.clusterID = clusterID
+            self.monitors = monitors
+            rbd = radosNamespace.map { RBD(radosNamespace: $0) }
+        }
+    }
+
+    /// The ceph-csi config file naming this cluster (and `extraClusters`), written into `directory`.
+    static func writeConfig(in directory: String, extraClusters: [ConfigEntry] = []) throws {
+        let json = try JSONEncoder().encode([ConfigEntry(clusterID: clusterID)] + extraClusters)
+        try json.write(to: URL(fileURLWithPath: directory + "/config.json"))
+    }
+
+    @discardableResult
+    static func ceph(_ arguments: [String]) async throws -> String {
+        try await runner.runChecked(Command("ceph", ["-c", conf] + arguments, timeout: .seconds(60))).standardOutput
+    }
+
+    @discardableResult
+    static func rados(_ arguments: [String]) async throws -> String {
+        try await runner.runChecked(Command("rados", ["-c", conf] + arguments, timeout: .seconds(60))).standardOutput
     }
 
     /// Creates an image with a unique name and returns the name.

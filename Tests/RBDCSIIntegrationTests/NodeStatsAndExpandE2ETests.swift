@@ -61,6 +61,35 @@ struct NodeStatsAndExpandE2ETests {
         }
     }
 
+    /// An image that grew while unstaged (a resize, or a clone or restore to a larger size) is
+    /// grown on the next stage: ext4 unmounted (no CAP_SYS_RESOURCE needed), xfs mounted.
+    @Test(arguments: [("ext4", 64, 160), ("xfs", 320, 480)])
+    func filesystemGrowsOnStageAfterTheImageGrew(fsType: String, fromMiB: Int, toMiB: Int) async throws {
+        let image = try await CephTestCluster.createImage(sizeMiB: fromMiB)
+        try await TestPlugin.run { plugin, client in
+            let node = Csi_V1_Node.Client(wrapping: client)
+            let paths = try VolumePaths(plugin: plugin, volumeID: image)
+            let capability = CephTestCluster.mountCapability(fsType: fsType)
+            _ = try await node.nodeStageVolume(paths.stageRequest(capability))
+            let before = try #require(try await Self.df(paths.stagedPath, "size").first)
+            try "kept across the resize\n".write(toFile: paths.stagedPath + "/marker", atomically: false, encoding: .utf8)
+            _ = try await node.nodeUnstageVolume(paths.unstageRequest)
+
+            try await CephTestCluster.rbd(["resize", "--size", "\(toMiB)", "\(CephTestCluster.pool)/\(image)"])
+            _ = try await node.nodeStageVolume(paths.stageRequest(capability))
+            let after = try #require(try await Self.df(paths.stagedPath, "size").first)
+            #expect(after > before + (Int64(toMiB - fromMiB) << 20) * 3 / 4, "\(before) → \(after)")
+            #expect(try String(contentsOfFile: paths.stagedPath + "/marker", encoding: .utf8) == "kept across the resize\n")
+
+            // Staged again without a resize: nothing to grow, same size.
+            _ = try await node.nodeUnstageVolume(paths.unstageRequest)
+            _ = try await node.nodeStageVolume(paths.stageRequest(capability))
+            #expect(try await Self.df(paths.stagedPath, "size").first == after)
+            _ = try await node.nodeUnstageVolume(paths.unstageRequest)
+            #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)
+        }
+    }
+
     @Test func blockStatsReportTheDeviceSize() async throws {
         let image = try await CephTestCluster.createImage(sizeMiB: 24)
         try await TestPlugin.run { plugin, client in

@@ -1,0 +1,35 @@
+/// What the node reads from a cluster's metadata (never its data): journal entries and image
+/// status. A protocol so the services can run against fakes in unit tests.
+public protocol CephMetadataReading: Sendable {
+    /// The journal entry of the volume `volumeID` (decoded as `id`), in `radosNamespace`.
+    func journalEntry(of id: CSIVolumeID, volumeID: String, radosNamespace: String, access: ClusterAccess) async throws -> JournalEntry
+    /// The status of an image: size, id and watchers.
+    func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus
+}
+
+/// Reads metadata through librados and librbd over pooled connections.
+public struct RadosMetadataReader: CephMetadataReading {
+    public let connections: RadosConnectionPool
+
+    public init(connections: RadosConnectionPool) {
+        self.connections = connections
+    }
+
+    public func journalEntry(of id: CSIVolumeID, volumeID: String, radosNamespace: String, access: ClusterAccess) async throws -> JournalEntry {
+        try await connections.withConnection(to: access, operation: "read journal entry of volume \(volumeID)") { connection in
+            let pool = try connection.poolName(id: id.poolID)
+            let values = try connection.withIOContext(pool: pool, namespace: radosNamespace) { ioctx throws(CephAccessError) in
+                try RadosOmap.values(of: id.journalObject, keys: JournalEntry.Key.all, in: ioctx)
+            }
+            return try JournalEntry(id: id, volumeID: volumeID, pool: pool, radosNamespace: radosNamespace, values: values)
+        }
+    }
+
+    public func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus {
+        try await connections.withConnection(to: access, operation: "read status of image \(spec)") { connection in
+            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
+                try ImageStatus.read(image: spec.image, in: ioctx, spec: spec)
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import CLibCeph
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What librbd says about an image: its size, id, and the clients watching it (a mapped
+/// image has one watcher per client that maps it).
+public struct ImageStatus: Sendable, Hashable {
+    public var size: UInt64
+    public var imageID: String
+    /// Watcher addresses, e.g. `127.0.0.1:0/1234567`.
+    public var watchers: [String]
+
+    public init(size: UInt64, imageID: String, watchers: [String]) {
+        self.size = size
+        self.imageID = imageID
+        self.watchers = watchers
+    }
+
+    /// Opens `image` read-only (which adds no watcher) and reads its status. Blocks.
+    public static func read(image: String, in ioctx: rados_ioctx_t, spec: ImageSpec) throws(CephAccessError) -> ImageStatus {
+        var handle: rbd_image_t?
+        let opened = rbd_open_read_only(ioctx, image, &handle, nil)
+        if opened == -ENOENT { throw .imageNotFound(spec) }
+        guard opened == 0, let handle else { throw .callFailed(operation: "open image \(spec)", errno: -opened) }
+        defer { rbd_close(handle) }
+        var info = rbd_image_info_t()
+        let stat = rbd_stat(handle, &info, MemoryLayout<rbd_image_info_t>.size)
+        guard stat == 0 else { throw .callFailed(operation: "stat image \(spec)", errno: -stat) }
+        var idBuffer = [CChar](repeating: 0, count: 64)
+        let idResult = rbd_get_id(handle, &idBuffer, idBuffer.count)
+        guard idResult == 0 else { throw .callFailed(operation: "read id of image \(spec)", errno: -idResult) }
+        return ImageStatus(
+            size: info.size,
+            imageID: String(decoding: idBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            watchers: try watchers(of: handle, spec: spec)
+        )
+    }
+
+    private static func watchers(of handle: rbd_image_t, spec: ImageSpec) throws(CephAccessError) -> [String] {
+        var capacity = 8
+        while true {
+            var list = [rbd_image_watcher_t](repeating: rbd_image_watcher_t(), count: capacity)
+            var count = capacity
+            let result = rbd_watchers_list(handle, &list, &count)
+            if result == -ERANGE, count > capacity {
+                capacity = count
+                continue
+            }
+            guard result == 0 else { throw .callFailed(operation: "list watchers of image \(spec)", errno: -result) }
+            defer { rbd_watchers_list_cleanup(&list, count) }
+            return list.prefix(count).map { $0.addr.map { String(cString: $0) } ?? "?" }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import CLibCeph
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One connected librados cluster handle. Its methods block (run them through
+/// `BlockingCall`); librados makes each give up after the connection's time limit.
+/// The handle is shut down when the last reference goes.
+public final class RadosConnection: @unchecked Sendable {
+    // librados handles are thread-safe; the pointer itself never changes.
+    private let cluster: rados_t
+
+    /// Creates a handle for `access`, reading ceph.conf and CEPH_ARGS like the rbd CLI does,
+    /// with the monitors, the key and the time limits set last so they win; then connects.
+    public init(access: ClusterAccess, limit: Duration) throws(CephAccessError) {
+        var handle: rados_t?
+        let created = rados_create(&handle, access.credentials.userID)
+        guard created == 0, let handle else { throw .callFailed(operation: "rados_create", errno: -created) }
+        cluster = handle
+        // A missing ceph.conf is fine: everything needed is set below.
+        _ = rados_conf_read_file(handle, nil)
+        _ = rados_conf_parse_env(handle, nil)
+        let seconds = String(max(1, limit.components.seconds))
+        let settings = [
+            ("mon_host", access.monitorList), ("key", access.credentials.key),
+            ("client_mount_timeout", seconds), ("rados_mon_op_timeout", seconds), ("rados_osd_op_timeout", seconds),
+            ("log_to_stderr", "false"), ("err_to_stderr", "false"), ("log_file", ""),
+        ]
+        for (name, value) in settings {
+            let result = rados_conf_set(handle, name, value)
+            guard result == 0 else { throw .callFailed(operation: "rados_conf_set \(name)", errno: -result) }
+        }
+        let connected = rados_connect(handle)
+        guard connected == 0 else {
+            throw .unreachable(monitors: access.monitorList, reason: CephAccessError.errnoText(-connected))
+        }
+    }
+
+    deinit {
+        rados_shutdown(cluster)
+    }
+
+    /// The name of the pool with id `id`.
+    public func poolName(id: Int64) throws(CephAccessError) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let result = rados_pool_reverse_lookup(cluster, id, &buffer, buffer.count)
+        if result == -ENOENT { throw .poolNotFound(id: id) }
+        guard result >= 0 else { throw .callFailed(operation: "look up pool id \(id)", errno: -result) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Runs `body` with an I/O context on `pool` and RADOS namespace `namespace`.
+    public func withIOContext<R>(pool: String, namespace: String, _ body: (rados_ioctx_t) throws(CephAccessError) -> R) throws(CephAccessError) -> R {
+        var ioctx: rados_ioctx_t?
+        let result = rados_ioctx_create(cluster, pool, &ioctx)
+        guard result == 0, let ioctx else {
+            throw .callFailed(operation: "open pool \(pool)", errno: -result)
+        }
+        defer { rados_ioctx_destroy(ioctx) }
+        rados_ioctx_set_namespace(ioctx, namespace)
+        return try body(ioctx)
+    }
+}

@@ -1,0 +1,90 @@
+/// Connected librados handles shared by calls to the same cluster as the same user, as
+/// ceph-csi's connection pool does: one handle per (monitors, user, key), closed after it has
+/// been idle for `idleExpiry`. Every connect and call is bounded by `limit`.
+public actor RadosConnectionPool {
+    private struct Key: Hashable {
+        var monitors: String
+        var user: String
+        var key: String
+    }
+
+    private struct Entry {
+        var connection: RadosConnection
+        var users = 0
+        var lastUsed: ContinuousClock.Instant
+    }
+
+    /// The time limit of each connect and each call.
+    public let limit: Duration
+    public let idleExpiry: Duration
+    private var entries: [Key: Entry] = [:]
+    private var connecting: [Key: Task<RadosConnection, any Error>] = [:]
+    private var sweeper: Task<Void, Never>?
+
+    public init(limit: Duration = .seconds(10), idleExpiry: Duration = .seconds(15 * 60)) {
+        self.limit = limit
+        self.idleExpiry = idleExpiry
+    }
+
+    /// The number of pooled connections (for tests and metrics).
+    public var count: Int { entries.count }
+
+    /// Runs the blocking `body` with a connection to `access`, bounded by `limit`. A call that
+    /// times out drops the connection from the pool, so the next call connects afresh.
+    public func withConnection<R: Sendable>(
+        to access: ClusterAccess, operation: String, _ body: @escaping @Sendable (RadosConnection) throws -> R
+    ) async throws -> R {
+        let key = Key(monitors: access.monitorList, user: access.credentials.userID, key: access.credentials.key)
+        let connection = try await connection(for: key, access: access)
+        entries[key]?.users += 1
+        defer {
+            if entries[key]?.connection === connection {
+                entries[key]?.users -= 1
+                entries[key]?.lastUsed = .now
+            }
+        }
+        do {
+            return try await BlockingCall.run(operation, limit: limit) { try body(connection) }
+        } catch CephAccessError.timedOut(let operation, let limit) {
+            if entries[key]?.connection === connection { entries[key] = nil }
+            throw CephAccessError.timedOut(operation: operation, limit: limit)
+        }
+    }
+
+    private func connection(for key: Key, access: ClusterAccess) async throws -> RadosConnection {
+        if let entry = entries[key] { return entry.connection }
+        if let pending = connecting[key] { return try await pending.value }
+        let limit = self.limit
+        let task = Task {
+            try await BlockingCall.run("connect to \(access.monitorList)", limit: limit + .seconds(2)) {
+                try RadosConnection(access: access, limit: limit)
+            }
+        }
+        connecting[key] = task
+        defer { connecting[key] = nil }
+        let connection = try await task.value
+        entries[key] = Entry(connection: connection, lastUsed: .now)
+        startSweeper()
+        return connection
+    }
+
+    /// Closes connections idle for longer than `idleExpiry`; stops when none are left.
+    private func startSweeper() {
+        guard sweeper == nil else { return }
+        let period = idleExpiry / 2
+        sweeper = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: period)
+                guard let self, await self.sweep() else { return }
+            }
+        }
+    }
+
+    /// Drops expired idle connections; whether any are left.
+    private func sweep() -> Bool {
+        let now = ContinuousClock.now
+        entries = entries.filter { $0.value.users > 0 || now - $0.value.lastUsed < idleExpiry }
+        if entries.isEmpty { sweeper = nil }
+        return !entries.isEmpty
+    }
+}

@@ -23,12 +23,14 @@ public struct NodeHost: Sendable {
     public var mappers: [MapperKind: any ImageMapping]
     /// Where key files live for the duration of one call (mode 0700).
     public var keyDirectory: String
+    /// The wait for other clients' watches on an image to go before mapping it.
+    public var inUseWait: InUseWait
 
     public init(
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
         formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
         clusters: any ClusterLookup, metadata: any CephMetadataReading,
-        mappers: [MapperKind: any ImageMapping], keyDirectory: String
+        mappers: [MapperKind: any ImageMapping], keyDirectory: String, inUseWait: InUseWait = InUseWait()
     ) {
         self.mountTable = mountTable
         self.mounter = mounter
@@ -40,6 +42,7 @@ public struct NodeHost: Sendable {
         self.metadata = metadata
         self.mappers = mappers
         self.keyDirectory = keyDirectory
+        self.inUseWait = inUseWait
     }
 
     /// The real host: child processes through `runner`, state (FUSE mounts, key files) under
@@ -47,7 +50,7 @@ public struct NodeHost: Sendable {
     /// librados/librbd call bounded by `cephTimeout`.
     public static func system(
         runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusterConfigPath: String,
-        cephTimeout: Duration = .seconds(10)
+        cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait()
     ) -> NodeHost {
         let mountTable = SystemMountTable()
         return NodeHost(
@@ -64,7 +67,8 @@ public struct NodeHost: Sendable {
                 .nbd: NBDMapper(runner: runner),
                 .fuse: FuseLoopMapper(runner: runner, mountTable: mountTable, stateDirectory: stateDirectory),
             ],
-            keyDirectory: "\(stateDirectory)/keys"
+            keyDirectory: "\(stateDirectory)/keys",
+            inUseWait: inUseWait
         )
     }
 

@@ -36,6 +36,11 @@ extension Csi_V1_VolumeCapability {
         accessMode.mode == .singleNodeReaderOnly || accessMode.mode == .multiNodeReaderOnly || mount.mountFlags.contains("ro")
     }
 
+    /// MULTI_NODE_* access: the image is meant to be mapped on several nodes at once.
+    var isMultiNode: Bool {
+        [.multiNodeReaderOnly, .multiNodeSingleWriter, .multiNodeMultiWriter].contains(accessMode.mode)
+    }
+
     /// The capability's mount flags, without duplicates, in order.
     var uniqueMountFlags: [String] {
         var seen: Set<String> = []

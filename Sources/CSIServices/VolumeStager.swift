@@ -17,6 +17,9 @@ struct VolumeStager {
         }
         let (spec, access) = try await locateImage(parameters)
         let mapper = try host.mapper(parameters.mapper)
+        if try await mapper.mappedDevice(of: spec) == nil {
+            try await waitUntilUnused(spec, access: access, parameters: parameters)
+        }
 
         // The stash goes first, so that unstage can undo a stage that dies half-way.
         let stash = ImageMetadataStash(spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptionsText)
@@ -80,6 +83,25 @@ struct VolumeStager {
         let entry = try await host.metadata.journalEntry(of: id, volumeID: parameters.volumeID, radosNamespace: cluster.rbd?.radosNamespace ?? "", access: access)
         logger.debug("journal entry", metadata: ["volume": "\(parameters.volumeID)", "image": "\(entry.spec)", "request": "\(entry.requestName)"])
         return (entry.spec, access)
+    }
+
+    /// Waits, with ceph-csi's backoff, while other clients watch the image (it is mapped
+    /// elsewhere); FAILED_PRECONDITION naming them when they stay. A missing image is NOT_FOUND
+    /// here, before anything is written. Multi-node access modes share images by design and
+    /// skip the wait.
+    private func waitUntilUnused(_ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters) async throws {
+        let status = try await host.metadata.imageStatus(spec, access: access)
+        guard !status.watchers.isEmpty, !parameters.capability.isMultiNode else { return }
+        var watchers = status.watchers
+        for delay in host.inUseWait.delays {
+            logger.info("image is in use by other clients; waiting", metadata: [
+                "volume": "\(parameters.volumeID)", "image": "\(spec)", "watchers": "\(watchers.joined(separator: ","))", "delay": "\(delay)",
+            ])
+            try await Task.sleep(for: delay)
+            watchers = try await host.metadata.imageStatus(spec, access: access).watchers
+            if watchers.isEmpty { return }
+        }
+        throw CSIError.failedPrecondition("rbd image \(spec) is still being used by \(watchers.joined(separator: ", ")); unmap it on the other node first")
     }
 
     /// Formats a blank device (never one that holds anything), checks an existing filesystem,

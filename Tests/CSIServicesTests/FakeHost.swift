@@ -14,6 +14,8 @@ final class FakeHost: Sendable {
     /// Journal entries by object UUID, in pool "replicapool"; a thrown error stands for a dead cluster.
     let journal = Mutex<[String: [String: String]]>([:])
     let metadataFailure = Mutex<CephAccessError?>(nil)
+    /// Watchers reported by successive image status reads; the last one repeats.
+    let watchers = Mutex<[[String]]>([[]])
     /// Filesystem and device sizes the probe reports.
     let sizes = Mutex<(filesystem: FilesystemSuperblock?, device: UInt64)>((nil, 1 << 30))
 
@@ -26,7 +28,8 @@ final class FakeHost: Sendable {
             formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: Resizer(fake: self), clusters: Clusters(),
             metadata: Metadata(fake: self),
             mappers: [.krbd: Mapper(fake: self), .fuse: Mapper(fake: self)],
-            keyDirectory: NSTemporaryDirectory() + "rbdcsi-unit-keys"
+            keyDirectory: NSTemporaryDirectory() + "rbdcsi-unit-keys",
+            inUseWait: InUseWait(initialDelay: .milliseconds(1), factor: 2, checks: 4)
         )
     }
 
@@ -95,7 +98,9 @@ final class FakeHost: Sendable {
             return try JournalEntry(id: id, volumeID: volumeID, pool: "replicapool", radosNamespace: radosNamespace, values: values)
         }
         func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus {
-            ImageStatus(size: 1 << 30, imageID: "1234", watchers: [])
+            let current = fake.watchers.withLock { queue in queue.count > 1 ? queue.removeFirst() : queue[0] }
+            fake.record("status \(spec) watchers=\(current.count)")
+            return ImageStatus(size: 1 << 30, imageID: "1234", watchers: current)
         }
     }
 

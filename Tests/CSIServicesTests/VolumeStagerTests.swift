@@ -36,6 +36,7 @@ struct VolumeStagerTests {
     @Test func blankDeviceIsFormattedAndMountedWithCephCSIOptions() async throws {
         try await stager.stage(StageParameters(request(fsType: "xfs", flags: ["noatime", "_netdev", "noatime"])))
         #expect(fake.recorded == [
+            "status rbd/vol-1 watchers=0",
             "map rbd/vol-1 ro=false key=true",
             "mkfs xfs /dev/rbd7",
             "mount /dev/rbd7 \(staging)/vol-1 xfs _netdev,noatime,nouuid",
@@ -53,7 +54,7 @@ struct VolumeStagerTests {
     @Test func readerOnlyMapsReadOnlyAndMountsRO() async throws {
         fake.deviceContent.withLock { $0 = "ext4" }
         try await stager.stage(StageParameters(request(mode: .multiNodeReaderOnly)))
-        #expect(fake.recorded == ["map rbd/vol-1 ro=true key=true", "mount /dev/rbd7 \(staging)/vol-1 ext4 _netdev,ro"])
+        #expect(fake.recorded == ["status rbd/vol-1 watchers=0", "map rbd/vol-1 ro=true key=true", "mount /dev/rbd7 \(staging)/vol-1 ext4 _netdev,ro"])
     }
 
     @Test func timedOutMapIsUndoneCompletely() async throws {
@@ -61,7 +62,7 @@ struct VolumeStagerTests {
         let error = await #expect(throws: CommandError.self) { try await stager.stage(StageParameters(request())) }
         #expect(RPCError(mapping: error!).code == .internalError)
         #expect(RPCError(mapping: error!).message.contains("timed out after 120s"))
-        #expect(fake.recorded == ["map rbd/vol-1 ro=false key=true", "unmap rbd/vol-1"])
+        #expect(fake.recorded == ["status rbd/vol-1 watchers=0", "map rbd/vol-1 ro=false key=true", "unmap rbd/vol-1"])
         #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
         #expect(!FileManager.default.fileExists(atPath: staging + "/vol-1"))
     }
@@ -70,7 +71,7 @@ struct VolumeStagerTests {
         fake.deviceContent.withLock { $0 = "xfs" }
         let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(request(fsType: "ext4"))) }
         #expect(error?.code == .failedPrecondition)
-        #expect(fake.recorded == ["map rbd/vol-1 ro=false key=true", "unmap rbd/vol-1"])
+        #expect(fake.recorded == ["status rbd/vol-1 watchers=0", "map rbd/vol-1 ro=false key=true", "unmap rbd/vol-1"])
         #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
     }
 
@@ -115,6 +116,39 @@ struct VolumeStagerTests {
         #expect(!fake.recorded.contains { $0.hasPrefix("grow") })
     }
 
+    @Test func imageWatchedElsewhereIsMappedOnceTheWatchGoes() async throws {
+        fake.watchers.withLock { $0 = [["10.0.0.9:0/1"], ["10.0.0.9:0/1"], []] }
+        try await stager.stage(StageParameters(request()))
+        #expect(Array(fake.recorded.prefix(4)) == [
+            "status rbd/vol-1 watchers=1", "status rbd/vol-1 watchers=1", "status rbd/vol-1 watchers=0", "map rbd/vol-1 ro=false key=true",
+        ])
+    }
+
+    @Test func imageThatStaysWatchedIsRefusedBeforeAnythingIsWritten() async throws {
+        fake.watchers.withLock { $0 = [["10.0.0.9:0/1"]] }
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(request())) }
+        #expect(error?.code == .failedPrecondition)
+        #expect(error?.message.contains("still being used by 10.0.0.9:0/1") == true)
+        #expect(fake.recorded == Array(repeating: "status rbd/vol-1 watchers=1", count: 4))
+        #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
+    }
+
+    @Test func multiNodeAccessSharesTheImageWithoutWaiting() async throws {
+        fake.watchers.withLock { $0 = [["10.0.0.9:0/1"]] }
+        fake.deviceContent.withLock { $0 = "ext4" }
+        try await stager.stage(StageParameters(request(mode: .multiNodeReaderOnly)))
+        #expect(fake.recorded.filter { $0.hasPrefix("status") }.count == 1)
+        #expect(fake.recorded.contains("map rbd/vol-1 ro=true key=true"))
+    }
+
+    @Test func inUseWaitFollowsCephCSIsBackoff() {
+        let delays = InUseWait().delays
+        #expect(delays.count == 9)
+        #expect(delays.prefix(3) == [.seconds(1), .milliseconds(1400), .milliseconds(1960)])
+        let total = delays.reduce(Duration.zero, +)
+        #expect(total > .seconds(45) && total < .seconds(75))
+    }
+
     static let uuid = "40b130e1-a630-11eb-8bea-246e968ec20c"
     /// A ceph-csi volume id in cluster c1, pool id 7.
     static let journalID = "0001-0002-c1-0000000000000007-\(uuid)"
@@ -131,6 +165,7 @@ struct VolumeStagerTests {
         try await stager.stage(StageParameters(journalRequest()))
         #expect(fake.recorded == [
             "journal 7 csi.volume.\(Self.uuid) mons=10.0.0.1:6789",
+            "status replicapool/csi-vol-named watchers=0",
             "map replicapool/csi-vol-named ro=false key=true",
             "mkfs ext4 /dev/rbd7",
             "mount /dev/rbd7 \(staging)/\(Self.journalID) ext4 _netdev",
@@ -154,7 +189,7 @@ struct VolumeStagerTests {
         let error = await #expect(throws: CephAccessError.self) { try await stager.stage(StageParameters(journalRequest())) }
         #expect(RPCError(mapping: error!).code == .notFound)
         #expect(RPCError(mapping: error!).message.contains("csi.volume.\(Self.uuid)"))
-        #expect(fake.recorded.count == 1)
+        #expect(fake.recorded.count == 1)  // the journal read only
         #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
     }
 

@@ -1,7 +1,9 @@
 import CSIProtocol
+import CSIServices
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import HostOperations
 import Testing
 
 /// Stages that fail half-way leave nothing behind; concurrency and restarts.
@@ -58,6 +60,49 @@ struct NodeFailureE2ETests {
             #expect(!paths.stashExists)
             #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)
         }
+    }
+
+    /// Another client holds a watch on the image (as a node that still maps it does): stage
+    /// waits with backoff, is refused when the watch stays, and maps once it goes.
+    @Test func imageInUseElsewhereWaitsThenFailsOrMaps() async throws {
+        let image = try await CephTestCluster.createImage(sizeMiB: 16)
+        let watcher = Process()
+        watcher.executableURL = URL(fileURLWithPath: "/usr/bin/rbd")
+        watcher.arguments = ["-c", CephTestCluster.conf, "watch", "\(CephTestCluster.pool)/\(image)"]
+        let input = Pipe()
+        watcher.standardInput = input
+        watcher.standardOutput = FileHandle.nullDevice
+        try watcher.run()
+        defer { if watcher.isRunning { watcher.terminate() } }
+        // `rbd watch` registers its watch before it prompts; wait until Ceph lists it.
+        for _ in 0..<100 where !(try await CephTestCluster.rbd(["status", "\(CephTestCluster.pool)/\(image)"]).contains("watcher=")) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let wait = InUseWait(initialDelay: .milliseconds(200), factor: 1.4, checks: 6)  // about 2 s in all
+        try await TestPlugin.run(inUseWait: wait) { plugin, client in
+            let node = Csi_V1_Node.Client(wrapping: client)
+            let paths = try VolumePaths(plugin: plugin, volumeID: image)
+            let capability = CephTestCluster.blockCapability()
+            var message = ""
+            do {
+                _ = try await node.nodeStageVolume(paths.stageRequest(capability))
+            } catch let error as RPCError {
+                #expect(error.code == .failedPrecondition)
+                message = error.message
+            }
+            #expect(message.contains("is still being used by 127.0.0.1:"), "\(message)")
+            #expect(!paths.stashExists)
+
+            // The other client lets go (enter ends `rbd watch`) while stage waits: it maps.
+            async let staged: Void = { _ = try await node.nodeStageVolume(paths.stageRequest(capability)) }()
+            try await Task.sleep(for: .seconds(1))
+            input.fileHandleForWriting.write(Data("\n".utf8))
+            try await staged
+            #expect(HostPaths.isBlockDevice(paths.stagedPath))
+            _ = try await node.nodeUnstageVolume(paths.unstageRequest)
+            #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)
+        }
+        watcher.waitUntilExit()
     }
 
     @Test func concurrentStagesOfOneVolumeAbortAllButOne() async throws {

@@ -29,6 +29,7 @@ struct TestPlugin {
     static func run<R: Sendable>(
         services: [any RegistrableRPCService]? = nil,
         cephTimeout: Duration = .seconds(10),
+        inUseWait: InUseWait = InUseWait(),
         extraClusters: [CephTestCluster.ConfigEntry] = [],
         _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
     ) async throws -> R {
@@ -42,7 +43,7 @@ struct TestPlugin {
         let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
         try CephTestCluster.writeConfig(in: directory, extraClusters: extraClusters)
         let logger = Logger(label: "test")
-        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json", cephTimeout: cephTimeout), logger: logger), logger: logger)
+        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json", cephTimeout: cephTimeout, inUseWait: inUseWait), logger: logger), logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         let plugin = TestPlugin(directory: directory, endpoint: endpoint)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

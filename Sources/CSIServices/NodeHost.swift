@@ -17,6 +17,9 @@ public struct NodeHost: Sendable {
     public var formatter: any FilesystemFormatting
     public var checker: any FilesystemChecking
     public var resizer: any FilesystemResizing
+    public var luks: any LUKSOperating
+    /// ceph-csi's encryption KMS config file.
+    public var kmsConfig: KMSConfig
     public var clusters: any ClusterLookup
     /// Journal entries and image status, read through librados/librbd.
     public var metadata: any CephMetadataReading
@@ -29,7 +32,7 @@ public struct NodeHost: Sendable {
     public init(
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
         formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
-        clusters: any ClusterLookup, metadata: any CephMetadataReading,
+        luks: any LUKSOperating, kmsConfig: KMSConfig, clusters: any ClusterLookup, metadata: any CephMetadataReading,
         mappers: [MapperKind: any ImageMapping], keyDirectory: String, inUseWait: InUseWait = InUseWait()
     ) {
         self.mountTable = mountTable
@@ -38,6 +41,8 @@ public struct NodeHost: Sendable {
         self.formatter = formatter
         self.checker = checker
         self.resizer = resizer
+        self.luks = luks
+        self.kmsConfig = kmsConfig
         self.clusters = clusters
         self.metadata = metadata
         self.mappers = mappers
@@ -50,7 +55,7 @@ public struct NodeHost: Sendable {
     /// librados/librbd call bounded by `cephTimeout`.
     public static func system(
         runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusterConfigPath: String,
-        cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait()
+        kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait()
     ) -> NodeHost {
         let mountTable = SystemMountTable()
         return NodeHost(
@@ -60,6 +65,8 @@ public struct NodeHost: Sendable {
             formatter: MkfsFormatter(runner: runner),
             checker: FsckChecker(runner: runner),
             resizer: SystemResizer(runner: runner),
+            luks: CryptSetup(runner: runner),
+            kmsConfig: KMSConfig(path: kmsConfigPath),
             clusters: ClusterConfig(path: clusterConfigPath),
             metadata: RadosMetadataReader(connections: RadosConnectionPool(limit: cephTimeout)),
             mappers: [

@@ -19,6 +19,11 @@ struct StageParameters {
     var unmapOptions: MapOptions
     var mkfsOptions: [String]?
     var fsType: String
+    /// Volume context `encrypted=true`: LUKS2 between the mapped device and the filesystem.
+    var encrypted: Bool
+    /// Volume context `encryptionKMSID`; empty for the secrets default.
+    var encryptionKMSID: String
+    var secrets: [String: String]
 
     /// The staging mount point `S/<volID>`.
     var target: String { "\(stagingPath)/\(volumeID)" }
@@ -49,12 +54,15 @@ struct StageParameters {
             throw CSIError.invalidArgument("stage secrets must contain userID and userKey")
         }
         self.credentials = credentials
+        secrets = request.secrets
         volumeID = request.volumeID
         stagingPath = request.stagingTargetPath
 
         let context = request.volumeContext
         staticVolume = try Self.flag("staticVolume", in: context)
         formatStaticVolume = try Self.flag("formatStaticVolume", in: context)
+        encrypted = try Self.flag("encrypted", in: context)
+        encryptionKMSID = context["encryptionKMSID"] ?? ""
         clusterID = context["clusterID"] ?? ""
         guard !clusterID.isEmpty else { throw CSIError.invalidArgument("clusterID missing in volume context") }
         pool = context["pool"] ?? ""

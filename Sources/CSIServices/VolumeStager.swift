@@ -9,6 +9,8 @@ struct VolumeStager {
     let host: NodeHost
     let logger: Logger
 
+    private var encryptor: VolumeEncryptor { VolumeEncryptor(host: host, logger: logger) }
+
     func stage(_ parameters: StageParameters) async throws {
         let target = parameters.target
         if try host.mountTable.isMountPoint(target) {
@@ -21,8 +23,12 @@ struct VolumeStager {
             try await waitUntilUnused(spec, access: access, parameters: parameters)
         }
 
+        let kms = parameters.encrypted
+            ? try EncryptionKMS.resolve(kmsID: parameters.encryptionKMSID, secrets: parameters.secrets, config: host.kmsConfig) : nil
+
         // The stash goes first, so that unstage can undo a stage that dies half-way.
-        let stash = ImageMetadataStash(spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptionsText)
+        var stash = ImageMetadataStash(spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptionsText)
+        stash.encrypted = parameters.encrypted
         try stash.write(to: parameters.stagingPath)
         var createdTarget = false
         var mounted = false
@@ -32,13 +38,19 @@ struct VolumeStager {
                 keyFile: "", readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
                 options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
             )
-            let device = try await parameters.credentials.withKeyFile(in: host.keyDirectory) { keyFile in
+            var device = try await parameters.credentials.withKeyFile(in: host.keyDirectory) { keyFile in
                 if let existing = try await mapper.mappedDevice(of: spec) { return existing }
                 var withKey = request
                 withKey.keyFile = keyFile
                 return try await mapper.map(withKey)
             }
             logger.debug("mapped", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)"])
+            if let kms {
+                device = try await encryptor.open(
+                    device: device, spec: spec, access: access, kms: kms, volumeID: parameters.volumeID,
+                    readOnly: parameters.capability.isReadOnly
+                )
+            }
             if parameters.capability.isBlock {
                 try HostPaths.makeFile(target)
                 createdTarget = true
@@ -160,6 +172,7 @@ struct VolumeStager {
         }
         if createdTarget { try? HostPaths.remove(parameters.target) }
         do {
+            if parameters.encrypted { try await encryptor.close(volumeID: parameters.volumeID) }
             try await mapper.unmap(spec, options: parameters.unmapOptions.options(for: parameters.mapper))
             try ImageMetadataStash.remove(from: parameters.stagingPath)
         } catch {
@@ -187,6 +200,7 @@ struct VolumeStager {
         }
         let unmapOptions: MapOptions
         do { unmapOptions = try MapOptions(parsing: stash.unmapOptions) } catch { unmapOptions = MapOptions() }
+        if stash.encrypted { try await encryptor.close(volumeID: volumeID) }
         try await host.mapper(stash.mapper).unmap(stash.spec, options: unmapOptions.options(for: stash.mapper))
         try ImageMetadataStash.remove(from: stagingPath)
     }

@@ -1,10 +1,15 @@
-/// What the node reads from a cluster's metadata (never its data): journal entries and image
-/// status. A protocol so the services can run against fakes in unit tests.
+/// What the node reads from a cluster's metadata (never its data): journal entries, image
+/// status and image metadata (which it also writes: the encryption state). A protocol so the
+/// services can run against fakes in unit tests.
 public protocol CephMetadataReading: Sendable {
     /// The journal entry of the volume `volumeID` (decoded as `id`), in `radosNamespace`.
     func journalEntry(of id: CSIVolumeID, volumeID: String, radosNamespace: String, access: ClusterAccess) async throws -> JournalEntry
     /// The status of an image: size, id and watchers.
     func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus
+    /// The values of those image-metadata `keys` the image has.
+    func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String]
+    /// Sets image-metadata `key` to `value`.
+    func setImageMetadata(_ spec: ImageSpec, key: String, value: String, access: ClusterAccess) async throws
 }
 
 /// Reads metadata through librados and librbd over pooled connections.
@@ -29,6 +34,22 @@ public struct RadosMetadataReader: CephMetadataReading {
         try await connections.withConnection(to: access, operation: "read status of image \(spec)") { connection in
             try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
                 try ImageStatus.read(image: spec.image, in: ioctx, spec: spec)
+            }
+        }
+    }
+
+    public func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String] {
+        try await connections.withConnection(to: access, operation: "read metadata of image \(spec)") { connection in
+            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
+                try ImageMetadataStore.values(of: keys, image: spec.image, in: ioctx, spec: spec)
+            }
+        }
+    }
+
+    public func setImageMetadata(_ spec: ImageSpec, key: String, value: String, access: ClusterAccess) async throws {
+        try await connections.withConnection(to: access, operation: "set metadata \(key) of image \(spec)") { connection in
+            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
+                try ImageMetadataStore.set(key, to: value, image: spec.image, in: ioctx, spec: spec)
             }
         }
     }

@@ -50,6 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("statedir"), help: "Directory for the plugin's own state: rbd-fuse mounts, short-lived key files.")
     var stateDirectory: String = "/var/lib/rbdcsi"
 
+    @Option(name: .customLong("kms-config"), help: "ceph-csi encryption KMS config file (encryptionKMSID → encryptionKMSType).")
+    var kmsConfig: String = KMSConfig.defaultPath
+
     @Option(name: .customLong("ceph-timeout"), help: "Seconds each librados/librbd call (connect, journal read, image status) may take.")
     var cephTimeout: Int = 10
 
@@ -114,7 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
             endpoint: endpoint,
             services: PluginServices.make(
                 info: info,
-                host: .system(stateDirectory: stateDirectory, clusterConfigPath: clusterConfig, cephTimeout: .seconds(cephTimeout)),
+                host: .system(stateDirectory: stateDirectory, clusterConfigPath: clusterConfig, kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout)),
                 logger: logger
             ),
             logger: logger

@@ -10,6 +10,11 @@ final class FakeHost: Sendable {
     let calls = Mutex<[String]>([])
     let mounts = Mutex<[MountEntry]>([])
     let deviceContent = Mutex<String?>(nil)
+    /// What individual devices hold, over `deviceContent`.
+    let contents = Mutex<[String: String]>([:])
+    let imageMetadata = Mutex<[String: String]>([:])
+    let openLUKS = Mutex<Set<String>>([])
+    let kmsConfigPath = NSTemporaryDirectory() + "rbdcsi-unit-kms-\(UUID().uuidString.prefix(8)).json"
     let mapFailure = Mutex<CommandError?>(nil)
     /// Journal entries by object UUID, in pool "replicapool"; a thrown error stands for a dead cluster.
     let journal = Mutex<[String: [String: String]]>([:])
@@ -25,7 +30,8 @@ final class FakeHost: Sendable {
     var host: NodeHost {
         NodeHost(
             mountTable: Table(fake: self), mounter: Mounter(fake: self), probe: Probe(fake: self),
-            formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: Resizer(fake: self), clusters: Clusters(),
+            formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: Resizer(fake: self),
+            luks: LUKS(fake: self), kmsConfig: KMSConfig(path: kmsConfigPath), clusters: Clusters(),
             metadata: Metadata(fake: self),
             mappers: [.krbd: Mapper(fake: self), .fuse: Mapper(fake: self)],
             keyDirectory: NSTemporaryDirectory() + "rbdcsi-unit-keys",
@@ -54,7 +60,9 @@ final class FakeHost: Sendable {
 
     struct Probe: BlockDeviceProbing {
         let fake: FakeHost
-        func contentType(of device: String) async throws -> String? { fake.deviceContent.withLock { $0 } }
+        func contentType(of device: String) async throws -> String? {
+            fake.contents.withLock { $0[device] } ?? fake.deviceContent.withLock { $0 }
+        }
         func sizes(of device: String) throws -> (filesystem: FilesystemSuperblock?, device: UInt64) { fake.sizes.withLock { $0 } }
     }
 
@@ -62,7 +70,7 @@ final class FakeHost: Sendable {
         let fake: FakeHost
         func format(device: String, fsType: String, options: [String]?) async throws {
             fake.record("mkfs \(fsType) \(device)")
-            fake.deviceContent.withLock { $0 = fsType }
+            fake.contents.withLock { $0[device] = fsType }
         }
     }
 
@@ -80,6 +88,28 @@ final class FakeHost: Sendable {
             fake.record("grow unmounted \(fsType) \(device)")
             return true
         }
+    }
+
+    /// LUKS with a passphrase check: the header remembers the passphrase it was formatted with.
+    struct LUKS: LUKSOperating {
+        let fake: FakeHost
+        func format(device: String, passphrase: String) async throws {
+            fake.record("luks format \(device)")
+            fake.contents.withLock { $0[device] = "crypto_LUKS"; $0["passphrase of " + device] = passphrase }
+        }
+        func open(device: String, name: String, passphrase: String) async throws {
+            fake.record("luks open \(device) \(name)")
+            guard fake.contents.withLock({ $0["passphrase of " + device] }) == passphrase else {
+                throw CommandError.failed(command: "cryptsetup luksOpen", result: CommandResult(exitCode: 2, standardOutput: "", standardError: "No key available with this passphrase."))
+            }
+            fake.openLUKS.withLock { _ = $0.insert(name) }
+        }
+        func close(name: String) async throws {
+            guard isOpen(name: name) else { return }
+            fake.record("luks close \(name)")
+            fake.openLUKS.withLock { _ = $0.remove(name) }
+        }
+        func isOpen(name: String) -> Bool { fake.openLUKS.withLock { $0.contains(name) } }
     }
 
     struct Clusters: ClusterLookup {
@@ -101,6 +131,13 @@ final class FakeHost: Sendable {
             let current = fake.watchers.withLock { queue in queue.count > 1 ? queue.removeFirst() : queue[0] }
             fake.record("status \(spec) watchers=\(current.count)")
             return ImageStatus(size: 1 << 30, imageID: "1234", watchers: current)
+        }
+        func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String] {
+            fake.imageMetadata.withLock { $0 }.filter { keys.contains($0.key) }
+        }
+        func setImageMetadata(_ spec: ImageSpec, key: String, value: String, access: ClusterAccess) async throws {
+            fake.record("image-meta set \(key)")
+            fake.imageMetadata.withLock { $0[key] = value }
         }
     }
 

@@ -1,0 +1,26 @@
+/// Where the LUKS passphrase of an encrypted volume comes from: ceph-csi's two KMS kinds that
+/// need nothing but Ceph and the stage secrets.
+enum EncryptionKMS: Sendable {
+    /// The default (no `encryptionKMSID`): the stage secret `encryptionPassphrase` is the LUKS
+    /// passphrase.
+    case secrets(passphrase: String)
+    /// KMS type `metadata`: a random data-encryption key (DEK) is the LUKS passphrase; it is
+    /// kept in the image's metadata, sealed with the stage secret `encryptionPassphrase`.
+    case metadata(passphrase: String)
+
+    static let passphraseSecret = "encryptionPassphrase"
+    static let supportedTypes = ["metadata"]
+
+    /// The KMS of a stage request: `kmsID` from the volume context (empty for the default),
+    /// its type from `config`. Unsupported types and missing passphrases are INVALID_ARGUMENT.
+    static func resolve(kmsID: String, secrets: [String: String], config: KMSConfig) throws -> EncryptionKMS {
+        let type = kmsID.isEmpty ? "default" : try config.kmsType(of: kmsID)
+        guard type == "default" || supportedTypes.contains(type) else {
+            throw CSIError.invalidArgument("unsupported encryption KMS type \(type) (encryptionKMSID \(kmsID)); this plugin supports the secrets default and \(supportedTypes.joined(separator: ", "))")
+        }
+        guard let passphrase = secrets[passphraseSecret], !passphrase.isEmpty else {
+            throw CSIError.invalidArgument("encrypted volume: stage secret \(passphraseSecret) missing (KMS \(type))")
+        }
+        return type == "default" ? .secrets(passphrase: passphrase) : .metadata(passphrase: passphrase)
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import CSIProtocol
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+
+/// `rbdcsi-bench`: how fast and how small the node plugin is, against the local Ceph cluster
+/// with the rbd-fuse mounter. Prints a table and writes JSON. Run it through `scripts/bench`.
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rbdcsi-bench")
+
+    @Option(help: "The rbdcsi binary to measure (a release build).")
+    var plugin: String = ".build/release/rbdcsi"
+
+    @Option(help: "The shell-floor script (scripts/bench-floor).")
+    var floor: String = "scripts/bench-floor"
+
+    @Option(help: "Work directory (staging paths, plugin state).")
+    var work: String = "/tmp/rbdcsi-bench"
+
+    @Option(help: "Where to write the JSON results.")
+    var output: String = "bench-results.json"
+
+    @Option(help: "Cycles for the overhead benchmark.") var cycles = 20
+    @Option(help: "Runs per parallel staging size.") var parallelRuns = 5
+    @Option(help: "Calls per control-plane method.") var calls = 2000
+    @Option(help: "Volumes staged during the control-plane benchmark.") var volumes = 50
+    @Option(help: "Plugin starts for the start-up benchmark.") var starts = 10
+
+    func run() async throws {
+        let setup = try BenchSetup(work: work)
+        var results: [String: Any] = ["machine": Self.machine(), "date": ISO8601DateFormatter().string(from: Date())]
+
+        // 5. Start-up: process start to the first successful Probe.
+        var startup = Samples()
+        for index in 0..<starts {
+            let process = try PluginProcess(binary: plugin, directory: "\(work)/start-\(index)", clusterConfig: setup.clusterConfig)
+            try FileManager.default.createDirectory(atPath: "\(work)/start-\(index)", withIntermediateDirectories: true)
+            try await process.start()
+            startup.append(process.startup)
+            process.stop()
+        }
+        results["startup_to_probe"] = startup.summary()
+
+        try FileManager.default.createDirectory(atPath: "\(work)/plugin", withIntermediateDirectories: true)
+        let process = try PluginProcess(binary: plugin, directory: "\(work)/plugin", clusterConfig: setup.clusterConfig)
+        try await process.start()
+        defer { process.stop() }
+        try await Task.sleep(for: .seconds(1))
+        // 4. Memory: idle after start.
+        results["idle_rss_mib"] = process.memory.rss
+
+        try await withGRPCClient(
+            transport: .http2NIOPosix(target: .unixDomainSocket(path: process.socket), transportSecurity: .plaintext)
+        ) { client in
+            let benchmarks = Benchmarks(setup: setup, plugin: process, node: Csi_V1_Node.Client(wrapping: client), floorScript: floor)
+            print("cycle overhead …")
+            results["cycle"] = try await benchmarks.cycle(runs: cycles)
+            print("parallel staging …")
+            results["parallel_stage"] = try await benchmarks.parallel(counts: [1, 4, 16], runs: parallelRuns)
+            print("control plane …")
+            results["control_plane"] = try await benchmarks.controlPlane(volumeCount: volumes, calls: calls, callers: 4)
+        }
+        results["final_rss_mib"] = process.memory.rss
+        let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
+        try json.write(to: URL(fileURLWithPath: output))
+        print(BenchTable.render(results))
+        print("JSON: \(output)")
+    }
+
+    static func machine() -> [String: Any] {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
+        var name = utsname()
+        uname(&name)
+        let kernel = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return ["cpu": cpu, "cores": ProcessInfo.processInfo.activeProcessorCount,
+                "memory_gib": Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30), "kernel": kernel]
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// The short human-readable table of a result set.
+enum BenchTable {
+    static func render(_ results: [String: Any]) -> String {
+        func section(_ key: String) -> [String: Any] { results[key] as? [String: Any] ?? [:] }
+        func stats(_ value: Any?) -> [String: Double] { value as? [String: Double] ?? (value as? [String: Any])?.compactMapValues { $0 as? Double } ?? [:] }
+        func f(_ value: Double?, _ digits: Int = 1) -> String { value.map { String(format: "%.\(digits)f", $0) } ?? "-" }
+        var lines = ["| measurement | median | p95 / p99 | other |", "| --- | --- | --- | --- |"]
+        let cycle = section("cycle")
+        let plugin = stats(cycle["plugin"]), floor = stats(cycle["shell_floor"])
+        lines.append("| cycle through gRPC (stage→publish→unpublish→unstage) | \(f(plugin["median_ms"])) ms | \(f(plugin["p95_ms"])) ms | |")
+        lines.append("| same commands from a shell script (floor) | \(f(floor["median_ms"])) ms | \(f(floor["p95_ms"])) ms | ratio \(f(cycle["ratio_median"] as? Double, 3)) |")
+        let parallel = section("parallel_stage")
+        for n in [1, 4, 16] {
+            let entry = stats(parallel["n\(n)"])
+            lines.append("| stage \(n) volume\(n == 1 ? "" : "s") at once (wall) | \(f(entry["median_ms"])) ms | \(f(entry["p95_ms"])) ms | \(f(entry["ratio_to_n_times_single"], 3)) × (N × single) |")
+        }
+        let control = section("control_plane")
+        for method in ["NodeGetCapabilities", "NodeGetVolumeStats"] {
+            let entry = stats(control[method])
+            lines.append("| \(method) (\(control["volumes"] ?? "?") volumes staged) | \(f(entry["median_ms"], 3)) ms | \(f(entry["p99_ms"], 3)) ms (p99) | \(f(entry["calls_per_second"], 0)) calls/s |")
+        }
+        let startup = stats(results["startup_to_probe"])
+        lines.append("| start-up to first Probe | \(f(startup["median_ms"])) ms | \(f(startup["p95_ms"])) ms | |")
+        lines.append("| resident set | idle \(f(results["idle_rss_mib"] as? Double)) MiB | | peak \(f(parallel["peak_rss_mib"] as? Double)) MiB (parallel), \(f(control["peak_rss_mib"] as? Double)) MiB (control plane) |")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,129 @@
+import CSIProtocol
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import HostOperations
+
+/// The benchmarks of issue 6, each returning its JSON section.
+struct Benchmarks {
+    let setup: BenchSetup
+    let plugin: PluginProcess
+    let node: Csi_V1_Node.Client<HTTP2ClientTransport.Posix>
+    let floorScript: String
+
+    /// 1. The full cycle through gRPC versus the same commands in a shell script, interleaved.
+    func cycle(runs: Int) async throws -> [String: Any] {
+        let volume = try await setup.volumes("bench-cycle", count: 1)[0]
+        _ = try await node.nodeStageVolume(volume.stage)  // formats once
+        _ = try await node.nodeUnstageVolume(volume.unstage)
+        let keyFile = setup.work + "/floor.key"
+        try setup.key.write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let floor = Command(floorScript, [setup.pool, volume.image, setup.monitor, setup.user, keyFile, setup.work + "/floor"], timeout: .seconds(120))
+        var plugin = Samples()
+        var shell = Samples()
+        for _ in 0..<runs {
+            plugin.append(try await measure {
+                _ = try await node.nodeStageVolume(volume.stage)
+                _ = try await node.nodePublishVolume(volume.publish)
+                _ = try await node.nodeUnpublishVolume(volume.unpublish)
+                _ = try await node.nodeUnstageVolume(volume.unstage)
+            })
+            shell.append(try await measure { try await setup.runner.runChecked(floor) })
+        }
+        return [
+            "plugin": plugin.summary(), "shell_floor": shell.summary(),
+            "ratio_median": plugin.median / shell.median, "ratio_p95": plugin.p95 / shell.p95,
+        ]
+    }
+
+    /// 2. N volumes staged at once; wall time against N × the single-volume time.
+    func parallel(counts: [Int], runs: Int) async throws -> [String: Any] {
+        let volumes = try await setup.volumes("bench-par", count: counts.max() ?? 1)
+        try await stageAll(volumes)  // formats once
+        try await unstageAll(volumes)
+        plugin.resetPeak()
+        var result: [String: Any] = [:]
+        var single = Double.nan
+        for count in counts {
+            var samples = Samples()
+            for _ in 0..<runs {
+                let chosen = Array(volumes.prefix(count))
+                samples.append(try await measure { try await stageAll(chosen) })
+                try await unstageAll(chosen)
+            }
+            if count == 1 { single = samples.median }
+            var entry: [String: Any] = samples.summary()
+            entry["ratio_to_n_times_single"] = samples.median / (Double(count) * single)
+            result["n\(count)"] = entry
+        }
+        result["peak_rss_mib"] = plugin.memory.peak
+        return result
+    }
+
+    /// 3. NodeGetCapabilities and NodeGetVolumeStats latency with `volumeCount` volumes staged,
+    /// and calls per second with `callers` concurrent callers.
+    func controlPlane(volumeCount: Int, calls: Int, callers: Int) async throws -> [String: Any] {
+        let volumes = try await setup.volumes("bench-cp", count: volumeCount)
+        for batch in stride(from: 0, to: volumes.count, by: 10) {
+            try await stageAll(Array(volumes[batch..<min(batch + 10, volumes.count)]))
+        }
+        plugin.resetPeak()
+        for index in 0..<200 { _ = try await node.nodeGetVolumeStats(volumes[index % volumes.count].stats) }  // warm-up
+
+        var capabilities = Samples()
+        for _ in 0..<calls { capabilities.append(try await measure { _ = try await node.nodeGetCapabilities(.init()) }) }
+        var stats = Samples()
+        for index in 0..<calls {
+            let request = volumes[index % volumes.count].stats
+            stats.append(try await measure {
+                let response = try await node.nodeGetVolumeStats(request)
+                guard !response.volumeCondition.abnormal else { throw BenchError("volume abnormal: \(response.volumeCondition.message)") }
+            })
+        }
+        let capabilitiesRate = try await rate(callers: callers) { _ in _ = try await node.nodeGetCapabilities(.init()) }
+        let statsRate = try await rate(callers: callers) { index in _ = try await node.nodeGetVolumeStats(volumes[index % volumes.count].stats) }
+        let peak = plugin.memory.peak
+        try await unstageAll(volumes)
+        return [
+            "volumes": volumeCount,
+            "NodeGetCapabilities": capabilities.summary(p99: true).merging(["calls_per_second": capabilitiesRate]) { $1 },
+            "NodeGetVolumeStats": stats.summary(p99: true).merging(["calls_per_second": statsRate]) { $1 },
+            "callers": callers, "peak_rss_mib": peak,
+        ]
+    }
+
+    /// Calls per second with `callers` concurrent loops over 3 seconds.
+    private func rate(callers: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(3)
+        let start = clock.now
+        let total = try await withThrowingTaskGroup(of: Int.self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    var count = 0
+                    while clock.now < deadline {
+                        try await call(caller * 1000 + count)
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return Double(total) / (clock.now - start).milliseconds * 1000
+    }
+
+    private func stageAll(_ volumes: [BenchVolume]) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for volume in volumes { group.addTask { _ = try await node.nodeStageVolume(volume.stage) } }
+            try await group.waitForAll()
+        }
+    }
+
+    private func unstageAll(_ volumes: [BenchVolume]) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for volume in volumes { group.addTask { _ = try await node.nodeUnstageVolume(volume.unstage) } }
+            try await group.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import CSIProtocol
+import CephAccess
+import Foundation
+import GRPCCore
+import HostOperations
+import Logging
+import Testing
+
+@testable import CSIServices
+
+@Suite("Encrypted volumes (LUKS2, secrets and metadata KMS) against a fake host")
+struct VolumeEncryptionTests {
+    let fake = FakeHost()
+    let staging: String
+
+    init() throws {
+        staging = NSTemporaryDirectory() + "rbdcsi-unit-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try #"{"meta":{"encryptionKMSType":"metadata"},"vault-1":{"encryptionKMSType":"vault"}}"#
+            .write(toFile: fake.kmsConfigPath, atomically: true, encoding: .utf8)
+    }
+
+    var stager: VolumeStager { VolumeStager(host: fake.host, logger: Logger(label: "unit")) }
+
+    func request(kmsID: String? = nil, passphrase: String? = "pass-1") -> Csi_V1_NodeStageVolumeRequest {
+        .with {
+            $0.volumeID = "vol-1"
+            $0.stagingTargetPath = staging
+            $0.volumeCapability = .with {
+                $0.mount = .with { $0.fsType = "ext4" }
+                $0.accessMode = .with { $0.mode = .singleNodeWriter }
+            }
+            $0.secrets = ["userID": "u", "userKey": "k"]
+            if let passphrase { $0.secrets["encryptionPassphrase"] = passphrase }
+            $0.volumeContext = ["staticVolume": "true", "pool": "rbd", "clusterID": "c1", "formatStaticVolume": "true", "encrypted": "true"]
+            if let kmsID { $0.volumeContext["encryptionKMSID"] = kmsID }
+        }
+    }
+
+    @Test func newVolumeIsFormattedRecordedOpenedAndClosedBeforeUnmap() async throws {
+        try await stager.stage(StageParameters(request()))
+        let mapper = "/dev/mapper/luks-rbd-vol-1"
+        #expect(fake.recorded == [
+            "status rbd/vol-1 watchers=0", "map rbd/vol-1 ro=false key=true",
+            "luks format /dev/rbd7", "image-meta set rbd.csi.ceph.com/encrypted", "luks open /dev/rbd7 luks-rbd-vol-1",
+            "mkfs ext4 \(mapper)", "mount \(mapper) \(staging)/vol-1 ext4 _netdev",
+        ])
+        #expect(fake.imageMetadata.withLock { $0["rbd.csi.ceph.com/encrypted"] } == "encrypted")
+        #expect(try ImageMetadataStash.read(from: staging)?.encrypted == true)
+        try await stager.unstage(volumeID: "vol-1", stagingPath: staging)
+        #expect(Array(fake.recorded.suffix(3)) == ["umount \(staging)/vol-1", "luks close luks-rbd-vol-1", "unmap rbd/vol-1"])
+    }
+
+    @Test func metadataKMSSealsARandomKeyBeforeFormattingAndOpensItAgain() async throws {
+        try await stager.stage(StageParameters(request(kmsID: "meta")))
+        let sealed = try #require(fake.imageMetadata.withLock { $0["rbd.csi.ceph.com/dek"] })
+        #expect(sealed.contains("\"nonce\""))
+        #expect(!sealed.contains("pass-1"))
+        let calls = fake.recorded
+        #expect(calls.firstIndex(of: "image-meta set rbd.csi.ceph.com/dek")! < calls.firstIndex(of: "luks format /dev/rbd7")!)
+        // The LUKS passphrase is the DEK, not the secret.
+        let dek = try SealedDEK.open(sealed, passphrase: "pass-1", volumeID: "vol-1")
+        #expect(fake.contents.withLock { $0["passphrase of /dev/rbd7"] } == dek)
+        try await stager.unstage(volumeID: "vol-1", stagingPath: staging)
+
+        // A fresh stage opens the existing volume with the same key; nothing is formatted.
+        try await stager.stage(StageParameters(request(kmsID: "meta")))
+        #expect(fake.recorded.filter { $0.hasPrefix("luks format") || $0.hasPrefix("mkfs") }.count == 2)
+        try await stager.unstage(volumeID: "vol-1", stagingPath: staging)
+
+        // Another secret cannot open the key: PERMISSION_DENIED, and the map is undone.
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(request(kmsID: "meta", passphrase: "wrong"))) }
+        #expect(error?.code == .permissionDenied)
+        #expect(fake.recorded.last == "unmap rbd/vol-1")
+        #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
+    }
+
+    @Test func sealedKeyIsBoundToItsVolume() throws {
+        let sealed = try SealedDEK.seal("dek-value", passphrase: "p", volumeID: "vol-a")
+        #expect(try SealedDEK.open(sealed, passphrase: "p", volumeID: "vol-a") == "dek-value")
+        #expect(throws: CSIError.self) { try SealedDEK.open(sealed, passphrase: "p", volumeID: "vol-b") }
+        #expect(SealedDEK.generate() != SealedDEK.generate())
+    }
+
+    @Test(arguments: [
+        ("vault-1", "pass-1", "unsupported encryption KMS type vault"),
+        ("nope", "pass-1", "encryptionKMSID nope not found"),
+        (nil, nil, "encryptionPassphrase missing"),
+    ] as [(String?, String?, String)])
+    func badKMSRequestsAreInvalidArgumentBeforeAnythingHappens(kmsID: String?, passphrase: String?, message: String) async throws {
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(request(kmsID: kmsID, passphrase: passphrase))) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        #expect(!fake.recorded.contains { $0.hasPrefix("map") })
+    }
+
+    @Test func dataIsNeverEncryptedOver() async throws {
+        fake.contents.withLock { $0["/dev/rbd7"] = "ext4" }
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(request())) }
+        #expect(error?.code == .failedPrecondition)
+        #expect(error?.message.contains("refusing to encrypt") == true)
+        #expect(!fake.recorded.contains { $0.hasPrefix("luks format") })
+        #expect(fake.recorded.last == "unmap rbd/vol-1")
+    }
+
+    @Test func aLUKSHeaderWithoutRecordedStateIsAdoptedNotReformatted() async throws {
+        try await fake.host.luks.format(device: "/dev/rbd7", passphrase: "pass-1")
+        try await stager.stage(StageParameters(request()))
+        #expect(fake.recorded.filter { $0.hasPrefix("luks format") }.count == 1)
+        #expect(fake.imageMetadata.withLock { $0["rbd.csi.ceph.com/encrypted"] } == "encrypted")
+    }
+}

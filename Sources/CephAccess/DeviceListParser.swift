@@ -1,7 +1,8 @@
 import Foundation
 
 /// Parses `rbd device list --format json` / `rbd-nbd list-mapped --format json`:
-/// `[{"id":"0","pool":"rbd","namespace":"","name":"img","snap":"-","device":"/dev/rbd0"}]`.
+/// `[{"id":"0","pool":"rbd","namespace":"","name":"img","snap":"-","device":"/dev/rbd0"}]`;
+/// rbd-nbd says `image` for `name` and an empty `snap` for the image head.
 public enum DeviceListParser {
     private struct Entry: Decodable {
         var pool: String?
@@ -19,7 +20,7 @@ public enum DeviceListParser {
         let entries = try JSONDecoder().decode([Entry].self, from: Data(trimmed.utf8))
         return entries.first { entry in
             entry.pool == spec.pool && (entry.namespace ?? "") == spec.radosNamespace
-                && (entry.name ?? entry.image) == spec.image && (entry.snap ?? "-") == "-"
+                && (entry.name ?? entry.image) == spec.image && ["-", ""].contains(entry.snap ?? "-")
         }?.device
     }
 }

@@ -5,6 +5,31 @@ public enum MountInfoParser {
         text.split(separator: "\n").compactMap(parseLine)
     }
 
+    /// The last (topmost) entry whose mount point is `mountPoint`, parsing only the lines
+    /// whose fifth field matches: the cheap lookup behind stats and mount-point checks.
+    public static func entry(at mountPoint: String, in text: String) -> MountEntry? {
+        var found: Substring?
+        for line in text.split(separator: "\n") where mountPointField(of: line).map({ matches($0, mountPoint) }) == true {
+            found = line
+        }
+        return found.flatMap(parseLine)
+    }
+
+    /// The fifth space-separated field of a line, without splitting the rest.
+    private static func mountPointField(of line: Substring) -> Substring? {
+        var start = line.startIndex
+        for _ in 0..<4 {
+            guard let space = line[start...].firstIndex(of: " ") else { return nil }
+            start = line.index(after: space)
+        }
+        let end = line[start...].firstIndex(of: " ") ?? line.endIndex
+        return line[start..<end]
+    }
+
+    private static func matches(_ field: Substring, _ mountPoint: String) -> Bool {
+        field.contains("\\") ? unescape(field) == mountPoint : field == mountPoint
+    }
+
     static func parseLine(_ line: Substring) -> MountEntry? {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         // 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue

@@ -5,11 +5,12 @@ import Glibc
 /// Reads the current mounts. The seam for faking the host in unit tests.
 public protocol MountTableReading: Sendable {
     func entries() throws -> [MountEntry]
+    /// The topmost mount at exactly `path`, if any. Bind mounts on the same filesystem count,
+    /// which a `stat` device comparison would miss. No child process is run.
+    func mount(at path: String) throws -> MountEntry?
 }
 
 extension MountTableReading {
-    /// The topmost mount at exactly `path`, if any. Bind mounts on the same filesystem count,
-    /// which a `stat` device comparison would miss. No child process is run.
     public func mount(at path: String) throws -> MountEntry? {
         let normalized = PathName.normalize(path)
         return try entries().last { $0.mountPoint == normalized }
@@ -26,6 +27,10 @@ public struct SystemMountTable: MountTableReading {
 
     public func entries() throws -> [MountEntry] {
         MountInfoParser.parse(try FileText.read("/proc/self/mountinfo"))
+    }
+
+    public func mount(at path: String) throws -> MountEntry? {
+        MountInfoParser.entry(at: PathName.normalize(path), in: try FileText.read("/proc/self/mountinfo"))
     }
 }
 

@@ -40,6 +40,8 @@ struct BenchSetup: Sendable {
                     try await runner.runChecked(Command("rbd", ["-c", conf, "create", "--size", "\(sizeMiB)", "\(pool)/\(image)"], timeout: .seconds(60)))
                     let staging = "\(work)/staging/\(image)"
                     try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+                    // kubelet creates the parent of a target path; the plugin creates the target.
+                    try FileManager.default.createDirectory(atPath: "\(work)/pods", withIntermediateDirectories: true)
                     return BenchVolume(image: image, staging: staging, target: "\(work)/pods/\(image)", setup: self)
                 }
             }

@@ -17,6 +17,8 @@ enum BenchTable {
             lines.append("| stage \(n) volume\(n == 1 ? "" : "s") at once (wall) | \(f(entry["median_ms"])) ms | \(f(entry["p95_ms"])) ms | \(f(entry["ratio_to_n_times_single"], 3)) × (N × single) |")
         }
         let control = section("control_plane")
+        let idle = stats(control["NodeGetCapabilities_nothing_staged"])
+        lines.append("| NodeGetCapabilities (nothing staged) | \(f(idle["median_ms"], 3)) ms | \(f(idle["p99_ms"], 3)) ms (p99) | |")
         for method in ["NodeGetCapabilities", "NodeGetVolumeStats"] {
             let entry = stats(control[method])
             lines.append("| \(method) (\(control["volumes"] ?? "?") volumes staged) | \(f(entry["median_ms"], 3)) ms | \(f(entry["p99_ms"], 3)) ms (p99) | \(f(entry["calls_per_second"], 0)) calls/s |")

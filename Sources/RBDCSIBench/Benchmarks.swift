@@ -63,6 +63,9 @@ struct Benchmarks {
     /// 3. NodeGetCapabilities and NodeGetVolumeStats latency with `volumeCount` volumes staged,
     /// and calls per second with `callers` concurrent callers.
     func controlPlane(volumeCount: Int, calls: Int, callers: Int) async throws -> [String: Any] {
+        // The same call with nothing staged: the RPC path alone, without 50 rbd-fuse daemons.
+        var baseline = Samples()
+        for _ in 0..<calls { baseline.append(try await measure { _ = try await node.nodeGetCapabilities(.init()) }) }
         let volumes = try await setup.volumes("bench-cp", count: volumeCount)
         for batch in stride(from: 0, to: volumes.count, by: 10) {
             try await stageAll(Array(volumes[batch..<min(batch + 10, volumes.count)]))
@@ -86,6 +89,7 @@ struct Benchmarks {
         try await unstageAll(volumes)
         return [
             "volumes": volumeCount,
+            "NodeGetCapabilities_nothing_staged": baseline.summary(p99: true),
             "NodeGetCapabilities": capabilities.summary(p99: true).merging(["calls_per_second": capabilitiesRate]) { $1 },
             "NodeGetVolumeStats": stats.summary(p99: true).merging(["calls_per_second": statsRate]) { $1 },
             "callers": callers, "peak_rss_mib": peak,

@@ -23,6 +23,9 @@ struct CephFormatsTests {
         #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", radosNamespace: "ns", image: "img"), in: json) == "/dev/rbd2")
         #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", image: "other"), in: json) == nil)
         #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", image: "img"), in: "") == nil)
+        // rbd-nbd list-mapped names the image "image", not "name", and leaves the head's snap empty.
+        let nbd = #"[{"id":4242,"pool":"rbd","namespace":"","image":"img","snap":"","device":"/dev/nbd0"},{"id":4243,"pool":"rbd","namespace":"","image":"img","snap":"s1","device":"/dev/nbd1"}]"#
+        #expect(try DeviceListParser.device(of: ImageSpec(pool: "rbd", image: "img"), in: nbd) == "/dev/nbd0")
     }
 
     @Test func version2StashFromCephCSIIsRead() throws {

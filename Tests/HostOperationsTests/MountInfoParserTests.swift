@@ -32,6 +32,15 @@ struct MountInfoParserTests {
         #expect(try !Table().isMountPoint("/var/lib/kubelet/globalmount"))
     }
 
+    @Test func directLookupAgreesWithTheFullParse() {
+        let stacked = Self.sample + "\n42 22 7:1 / /var/lib/kubelet/globalmount/vol-1 rw - ext4 /dev/loop1 rw"
+        #expect(MountInfoParser.entry(at: "/var/lib/kubelet/globalmount/vol-1", in: stacked)?.source == "/dev/loop1")
+        #expect(MountInfoParser.entry(at: "/mnt 2", in: Self.sample)?.fsType == "ext3")
+        #expect(MountInfoParser.entry(at: "/var/lib/kubelet/pods/p/mount", in: Self.sample) == MountInfoParser.parse(Self.sample)[3])
+        #expect(MountInfoParser.entry(at: "/var/lib/kubelet", in: Self.sample) == nil)
+        #expect(MountInfoParser.entry(at: "line", in: Self.sample) == nil)
+    }
+
     @Test func blkidOutput() {
         #expect(BlkidProbe.parse("DEVNAME=/dev/loop0\nTYPE=ext4\n") == "ext4")
         #expect(BlkidProbe.parse("PTTYPE=gpt\n") == "unknown data")

@@ -23,9 +23,10 @@ struct VolumeEncryptor {
 
     static func mapperName(volumeID: String) -> String { "luks-rbd-\(volumeID)" }
 
-    /// Opens the LUKS layer over `device` (formatting it first when the volume is new) and
+    /// Opens the LUKS layer over `device` (formatting it first when the volume is new and
+    /// `mayFormat`: not read-only, and not a static volume without formatStaticVolume) and
     /// returns the mapper device.
-    func open(device: String, spec: ImageSpec, access: ClusterAccess, kms: EncryptionKMS, volumeID: String, readOnly: Bool) async throws -> String {
+    func open(device: String, spec: ImageSpec, access: ClusterAccess, kms: EncryptionKMS, volumeID: String, mayFormat: Bool) async throws -> String {
         let name = Self.mapperName(volumeID: volumeID)
         let mapped = "/dev/mapper/\(name)"
         if host.luks.isOpen(name: name) { return mapped }
@@ -39,7 +40,9 @@ struct VolumeEncryptor {
         } else {
             switch content {
             case nil:
-                guard !readOnly else { throw CSIError.failedPrecondition("encrypted volume \(volumeID) is blank and the request is read-only") }
+                guard mayFormat else {
+                    throw CSIError.failedPrecondition("encrypted volume \(volumeID) is blank and may not be formatted (read-only, or static without formatStaticVolume=true)")
+                }
                 let passphrase = try await passphrase(kms: kms, metadata: metadata, spec: spec, access: access, volumeID: volumeID, create: true)
                 logger.info("encrypting", metadata: ["volume": "\(volumeID)", "device": "\(device)"])
                 try await host.luks.format(device: device, passphrase: passphrase)

@@ -48,7 +48,7 @@ struct VolumeStager {
             if let kms {
                 device = try await encryptor.open(
                     device: device, spec: spec, access: access, kms: kms, volumeID: parameters.volumeID,
-                    readOnly: parameters.capability.isReadOnly
+                    mayFormat: !parameters.capability.isReadOnly && (!parameters.staticVolume || parameters.formatStaticVolume)
                 )
             }
             if parameters.capability.isBlock {

@@ -103,6 +103,15 @@ struct VolumeEncryptionTests {
         #expect(fake.recorded.last == "unmap rbd/vol-1")
     }
 
+    @Test func blankStaticVolumeIsNotEncryptedWithoutFormatStaticVolume() async throws {
+        var r = request()
+        r.volumeContext["formatStaticVolume"] = nil
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(r)) }
+        #expect(error?.code == .failedPrecondition)
+        #expect(!fake.recorded.contains { $0.hasPrefix("luks format") || $0.hasPrefix("image-meta set") })
+        #expect(fake.recorded.last == "unmap rbd/vol-1")
+    }
+
     @Test func aLUKSHeaderWithoutRecordedStateIsAdoptedNotReformatted() async throws {
         try await fake.host.luks.format(device: "/dev/rbd7", passphrase: "pass-1")
         try await stager.stage(StageParameters(request()))

@@ -67,12 +67,19 @@ struct VolumeEncryptor {
         case let .secrets(passphrase):
             return passphrase
         case let .metadata(secret):
+            // scrypt is memory-hard on purpose: it runs off the cooperative pool, so that
+            // other RPCs (stats, publishes) are not held up behind it.
             if let sealed = metadata[Key.dek] ?? metadata[Key.oldDEK] {
-                return try SealedDEK.open(sealed, passphrase: secret, volumeID: volumeID)
+                return try await BlockingCall.run("open the encryption key of volume \(volumeID)", limit: .seconds(120)) {
+                    try SealedDEK.open(sealed, passphrase: secret, volumeID: volumeID)
+                }
             }
             guard create else { throw CSIError.failedPrecondition("image \(spec) has no encryption key in its metadata (\(Key.dek))") }
             let dek = SealedDEK.generate()
-            try await host.metadata.setImageMetadata(spec, key: Key.dek, value: try SealedDEK.seal(dek, passphrase: secret, volumeID: volumeID), access: access)
+            let sealed = try await BlockingCall.run("seal the encryption key of volume \(volumeID)", limit: .seconds(120)) {
+                try SealedDEK.seal(dek, passphrase: secret, volumeID: volumeID)
+            }
+            try await host.metadata.setImageMetadata(spec, key: Key.dek, value: sealed, access: access)
             return dek
         }
     }

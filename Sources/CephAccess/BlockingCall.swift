@@ -1,8 +1,9 @@
 import Dispatch
 import Synchronization
 
-/// Runs a blocking librados/librbd call on a Dispatch thread, off Swift's cooperative pool,
-/// and gives up waiting when its time limit passes or the caller is cancelled.
+/// Runs a blocking call (librados/librbd, a memory-hard key derivation) on a Dispatch
+/// thread, off Swift's cooperative pool, and gives up waiting when its time limit passes or
+/// the caller is cancelled.
 ///
 /// librados has its own op timeouts (`rados_osd_op_timeout`, `rados_mon_op_timeout`,
 /// `client_mount_timeout`); this is the backstop for a call that ignores them. A call given

@@ -33,6 +33,8 @@ struct VolumeEncryptor {
         let metadata = try await host.metadata.imageMetadata(spec, keys: Key.all, access: access)
         let state = metadata[Key.state] ?? metadata[Key.oldState] ?? ""
         let content = try await host.probe.contentType(of: device)
+        // Set when this call formats the device: the key it formatted with.
+        var formattedWith: String?
         if state == Self.encrypted {
             guard content == "crypto_LUKS" else {
                 throw CSIError.failedPrecondition("image \(spec) is marked encrypted but device \(device) holds \(content ?? "no LUKS header")")
@@ -47,6 +49,7 @@ struct VolumeEncryptor {
                 logger.info("encrypting", metadata: ["volume": "\(volumeID)", "device": "\(device)"])
                 try await host.luks.format(device: device, passphrase: passphrase)
                 try await host.metadata.setImageMetadata(spec, key: Key.state, value: Self.encrypted, access: access)
+                formattedWith = passphrase
             case "crypto_LUKS":
                 // Formatted by a stage that ended before it could record the state.
                 try await host.metadata.setImageMetadata(spec, key: Key.state, value: Self.encrypted, access: access)
@@ -54,8 +57,12 @@ struct VolumeEncryptor {
                 throw CSIError.failedPrecondition("refusing to encrypt device \(device) of volume \(volumeID): it holds \(other)")
             }
         }
-        let refreshed = state == Self.encrypted ? metadata : try await host.metadata.imageMetadata(spec, keys: Key.all, access: access)
-        let passphrase = try await passphrase(kms: kms, metadata: refreshed, spec: spec, access: access, volumeID: volumeID, create: false)
+        let passphrase: String
+        if let formattedWith {
+            passphrase = formattedWith
+        } else {
+            passphrase = try await self.passphrase(kms: kms, metadata: metadata, spec: spec, access: access, volumeID: volumeID, create: false)
+        }
         try await host.luks.open(device: device, name: name, passphrase: passphrase)
         return mapped
     }

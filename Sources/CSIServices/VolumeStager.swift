@@ -19,7 +19,9 @@ struct VolumeStager {
         }
         let (spec, access) = try await locateImage(parameters)
         let mapper = try host.mapper(parameters.mapper)
-        if try await mapper.mappedDevice(of: spec) == nil {
+        // Looked up once: for krbd and rbd-nbd it is a child process.
+        let existingDevice = try await mapper.mappedDevice(of: spec)
+        if existingDevice == nil {
             try await waitUntilUnused(spec, access: access, parameters: parameters)
         }
 
@@ -38,11 +40,15 @@ struct VolumeStager {
                 keyFile: "", readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
                 options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
             )
-            var device = try await parameters.credentials.withKeyFile(in: host.keyDirectory) { keyFile in
-                if let existing = try await mapper.mappedDevice(of: spec) { return existing }
-                var withKey = request
-                withKey.keyFile = keyFile
-                return try await mapper.map(withKey)
+            var device: String
+            if let existingDevice {
+                device = existingDevice
+            } else {
+                device = try await parameters.credentials.withKeyFile(in: host.keyDirectory) { keyFile in
+                    var withKey = request
+                    withKey.keyFile = keyFile
+                    return try await mapper.map(withKey)
+                }
             }
             logger.debug("mapped", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)"])
             if let kms {

@@ -1,3 +1,5 @@
+import CLibCeph
+
 /// What the node reads from a cluster's metadata (never its data): journal entries, image
 /// status and image metadata (which it also writes: the encryption state). A protocol so the
 /// services can run against fakes in unit tests.
@@ -31,26 +33,30 @@ public struct RadosMetadataReader: CephMetadataReading {
     }
 
     public func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus {
-        try await connections.withConnection(to: access, operation: "read status of image \(spec)") { connection in
-            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
-                try ImageStatus.read(image: spec.image, in: ioctx, spec: spec)
-            }
+        try await withImagePool(spec, access: access, operation: "read status of image \(spec)") { ioctx throws(CephAccessError) in
+            try ImageStatus.read(spec, in: ioctx)
         }
     }
 
     public func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String] {
-        try await connections.withConnection(to: access, operation: "read metadata of image \(spec)") { connection in
-            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
-                try ImageMetadataStore.values(of: keys, image: spec.image, in: ioctx, spec: spec)
-            }
+        try await withImagePool(spec, access: access, operation: "read metadata of image \(spec)") { ioctx throws(CephAccessError) in
+            try ImageMetadataStore.values(of: keys, in: ioctx, spec: spec)
         }
     }
 
     public func setImageMetadata(_ spec: ImageSpec, key: String, value: String, access: ClusterAccess) async throws {
-        try await connections.withConnection(to: access, operation: "set metadata \(key) of image \(spec)") { connection in
-            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
-                try ImageMetadataStore.set(key, to: value, image: spec.image, in: ioctx, spec: spec)
-            }
+        try await withImagePool(spec, access: access, operation: "set metadata \(key) of image \(spec)") { ioctx throws(CephAccessError) in
+            try ImageMetadataStore.set(key, to: value, in: ioctx, spec: spec)
+        }
+    }
+
+    /// Runs the blocking `body` with an I/O context on the image's pool and namespace.
+    private func withImagePool<R: Sendable>(
+        _ spec: ImageSpec, access: ClusterAccess, operation: String,
+        _ body: @escaping @Sendable (rados_ioctx_t) throws(CephAccessError) -> R
+    ) async throws -> R {
+        try await connections.withConnection(to: access, operation: operation) { connection in
+            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace, body)
         }
     }
 }

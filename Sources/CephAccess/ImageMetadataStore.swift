@@ -8,36 +8,30 @@ import Glibc
 /// the encryption state and the metadata KMS's encrypted key. Blocks (see `BlockingCall`).
 public enum ImageMetadataStore {
     /// The values of those `keys` the image has.
-    public static func values(of keys: [String], image: String, in ioctx: rados_ioctx_t, spec: ImageSpec) throws(CephAccessError) -> [String: String] {
-        var handle: rbd_image_t?
-        let opened = rbd_open_read_only(ioctx, image, &handle, nil)
-        if opened == -ENOENT { throw .imageNotFound(spec) }
-        guard opened == 0, let handle else { throw .callFailed(operation: "open image \(spec)", errno: -opened) }
-        defer { rbd_close(handle) }
-        var values: [String: String] = [:]
-        for key in keys {
-            var buffer = [CChar](repeating: 0, count: 4096)
-            var length = buffer.count
-            var result = rbd_metadata_get(handle, key, &buffer, &length)
-            if result == -ERANGE {
-                buffer = [CChar](repeating: 0, count: length)
-                result = rbd_metadata_get(handle, key, &buffer, &length)
+    public static func values(of keys: [String], in ioctx: rados_ioctx_t, spec: ImageSpec) throws(CephAccessError) -> [String: String] {
+        try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
+            var values: [String: String] = [:]
+            for key in keys {
+                var buffer = [CChar](repeating: 0, count: 4096)
+                var length = buffer.count
+                var result = rbd_metadata_get(handle, key, &buffer, &length)
+                if result == -ERANGE {
+                    buffer = [CChar](repeating: 0, count: length)
+                    result = rbd_metadata_get(handle, key, &buffer, &length)
+                }
+                if result == -ENOENT { continue }
+                guard result == 0 else { throw .callFailed(operation: "read metadata \(key) of image \(spec)", errno: -result) }
+                values[key] = String(nulTerminated: buffer)
             }
-            if result == -ENOENT { continue }
-            guard result == 0 else { throw .callFailed(operation: "read metadata \(key) of image \(spec)", errno: -result) }
-            values[key] = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return values
         }
-        return values
     }
 
-    /// Sets `key` to `value` on the image.
-    public static func set(_ key: String, to value: String, image: String, in ioctx: rados_ioctx_t, spec: ImageSpec) throws(CephAccessError) {
-        var handle: rbd_image_t?
-        let opened = rbd_open(ioctx, image, &handle, nil)
-        if opened == -ENOENT { throw .imageNotFound(spec) }
-        guard opened == 0, let handle else { throw .callFailed(operation: "open image \(spec)", errno: -opened) }
-        defer { rbd_close(handle) }
-        let result = rbd_metadata_set(handle, key, value)
-        guard result == 0 else { throw .callFailed(operation: "set metadata \(key) of image \(spec)", errno: -result) }
+    /// Sets `key` to `value` on the image (opened read-write for it).
+    public static func set(_ key: String, to value: String, in ioctx: rados_ioctx_t, spec: ImageSpec) throws(CephAccessError) {
+        try RBDImage.withOpen(spec, in: ioctx, readOnly: false) { handle throws(CephAccessError) in
+            let result = rbd_metadata_set(handle, key, value)
+            guard result == 0 else { throw .callFailed(operation: "set metadata \(key) of image \(spec)", errno: -result) }
+        }
     }
 }

@@ -18,24 +18,17 @@ public struct ImageStatus: Sendable, Hashable {
         self.watchers = watchers
     }
 
-    /// Opens `image` read-only (which adds no watcher) and reads its status. Blocks.
-    public static func read(image: String, in ioctx: rados_ioctx_t, spec: ImageSpec) throws(CephAccessError) -> ImageStatus {
-        var handle: rbd_image_t?
-        let opened = rbd_open_read_only(ioctx, image, &handle, nil)
-        if opened == -ENOENT { throw .imageNotFound(spec) }
-        guard opened == 0, let handle else { throw .callFailed(operation: "open image \(spec)", errno: -opened) }
-        defer { rbd_close(handle) }
-        var info = rbd_image_info_t()
-        let stat = rbd_stat(handle, &info, MemoryLayout<rbd_image_info_t>.size)
-        guard stat == 0 else { throw .callFailed(operation: "stat image \(spec)", errno: -stat) }
-        var idBuffer = [CChar](repeating: 0, count: 64)
-        let idResult = rbd_get_id(handle, &idBuffer, idBuffer.count)
-        guard idResult == 0 else { throw .callFailed(operation: "read id of image \(spec)", errno: -idResult) }
-        return ImageStatus(
-            size: info.size,
-            imageID: String(decoding: idBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            watchers: try watchers(of: handle, spec: spec)
-        )
+    /// Opens the image read-only (which adds no watcher) and reads its status. Blocks.
+    public static func read(_ spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) -> ImageStatus {
+        try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
+            var info = rbd_image_info_t()
+            let stat = rbd_stat(handle, &info, MemoryLayout<rbd_image_info_t>.size)
+            guard stat == 0 else { throw .callFailed(operation: "stat image \(spec)", errno: -stat) }
+            var idBuffer = [CChar](repeating: 0, count: 64)
+            let idResult = rbd_get_id(handle, &idBuffer, idBuffer.count)
+            guard idResult == 0 else { throw .callFailed(operation: "read id of image \(spec)", errno: -idResult) }
+            return ImageStatus(size: info.size, imageID: String(nulTerminated: idBuffer), watchers: try watchers(of: handle, spec: spec))
+        }
     }
 
     private static func watchers(of handle: rbd_image_t, spec: ImageSpec) throws(CephAccessError) -> [String] {

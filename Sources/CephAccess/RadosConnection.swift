@@ -47,7 +47,7 @@ public final class RadosConnection: @unchecked Sendable {
         let result = rados_pool_reverse_lookup(cluster, id, &buffer, buffer.count)
         if result == -ENOENT { throw .poolNotFound(id: id) }
         guard result >= 0 else { throw .callFailed(operation: "look up pool id \(id)", errno: -result) }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(nulTerminated: buffer)
     }
 
     /// Runs `body` with an I/O context on `pool` and RADOS namespace `namespace`.

@@ -20,12 +20,15 @@ public struct ImageMetadataStash: Codable, Sendable, Hashable {
     public var logDir: String = ""
     public var logFileStrategy: String = ""
     public var mounter: String?
+    /// Ours too (ceph-csi ignores it): the volume that wrote the stash, so that a staging
+    /// path holding another volume's stash is refused and never unmapped by the wrong unstage.
+    public var volumeID: String?
 
     enum CodingKeys: String, CodingKey {
         case version = "Version"
         case pool, radosNamespace, image, unmapOptions
         case nbdAccess = "accessType"
-        case encrypted, device, logDir, logFileStrategy, mounter
+        case encrypted, device, logDir, logFileStrategy, mounter, volumeID
     }
 
     public init(spec: ImageSpec, mapper: MapperKind, unmapOptions: String) {
@@ -50,6 +53,13 @@ public struct ImageMetadataStash: Codable, Sendable, Hashable {
         logDir = try c.decodeIfPresent(String.self, forKey: .logDir) ?? ""
         logFileStrategy = try c.decodeIfPresent(String.self, forKey: .logFileStrategy) ?? ""
         mounter = try c.decodeIfPresent(String.self, forKey: .mounter)
+        volumeID = try c.decodeIfPresent(String.self, forKey: .volumeID)
+    }
+
+    /// Whether the stash may be volume `volumeID`'s: it names that volume, or (written by
+    /// ceph-csi, which records no volume id) it names no volume at all.
+    public func mayBelong(to volumeID: String) -> Bool {
+        self.volumeID.map { $0 == volumeID } ?? true
     }
 
     public var spec: ImageSpec { ImageSpec(pool: pool, radosNamespace: radosNamespace, image: image) }
@@ -74,7 +84,7 @@ public struct ImageMetadataStash: Codable, Sendable, Hashable {
         let path = path(in: stagingPath)
         let text: String
         do {
-            text = try FileText.read(path)
+            text = try FileText.read(path, followLinks: false)
         } catch let error as HostError where error.isNotFound {
             return nil
         }

@@ -24,8 +24,10 @@ public struct NodeHost: Sendable {
     /// Journal entries and image status, read through librados/librbd.
     public var metadata: any CephMetadataReading
     public var mappers: [MapperKind: any ImageMapping]
-    /// Where key files live for the duration of one call (mode 0700).
-    public var keyDirectory: String
+    /// The devices (and so the mounts) that are this plugin's.
+    public var devices: PluginDevices
+    /// Whether a mapped device still does I/O (VolumeCondition).
+    public var health: DeviceHealth
     /// The wait for other clients' watches on an image to go before mapping it.
     public var inUseWait: InUseWait
 
@@ -33,7 +35,7 @@ public struct NodeHost: Sendable {
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
         formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
         luks: any LUKSOperating, kmsConfig: KMSConfig, clusters: any ClusterLookup, metadata: any CephMetadataReading,
-        mappers: [MapperKind: any ImageMapping], keyDirectory: String, inUseWait: InUseWait = InUseWait()
+        mappers: [MapperKind: any ImageMapping], devices: PluginDevices, health: DeviceHealth = DeviceHealth(), inUseWait: InUseWait = InUseWait()
     ) {
         self.mountTable = mountTable
         self.mounter = mounter
@@ -46,11 +48,12 @@ public struct NodeHost: Sendable {
         self.clusters = clusters
         self.metadata = metadata
         self.mappers = mappers
-        self.keyDirectory = keyDirectory
+        self.devices = devices
+        self.health = health
         self.inUseWait = inUseWait
     }
 
-    /// The real host: child processes through `runner`, state (FUSE mounts, key files) under
+    /// The real host: child processes through `runner`, state (FUSE mounts, logs) under
     /// `stateDirectory`, clusters from ceph-csi's config file at `clusterConfigPath`, each
     /// librados/librbd call bounded by `cephTimeout`.
     public static func system(
@@ -61,7 +64,8 @@ public struct NodeHost: Sendable {
         return NodeHost(
             mountTable: mountTable,
             mounter: SystemMounter(runner: runner),
-            probe: BlkidProbe(runner: runner),
+            // blkid reads the device: on a cluster that does not answer it hangs like a Ceph call.
+            probe: BlkidProbe(runner: runner, timeout: cephTimeout),
             formatter: MkfsFormatter(runner: runner),
             checker: FsckChecker(runner: runner),
             resizer: SystemResizer(runner: runner),
@@ -74,7 +78,7 @@ public struct NodeHost: Sendable {
                 .nbd: NBDMapper(runner: runner),
                 .fuse: FuseLoopMapper(runner: runner, mountTable: mountTable, stateDirectory: stateDirectory),
             ],
-            keyDirectory: "\(stateDirectory)/keys",
+            devices: PluginDevices(fuseDirectory: FuseLoopMapper.fuseDirectory(in: stateDirectory)),
             inUseWait: inUseWait
         )
     }

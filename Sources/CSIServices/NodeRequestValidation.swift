@@ -6,17 +6,36 @@ enum NodeRequestValidation {
     static func volumeID(_ id: String) throws {
         guard !id.isEmpty else { throw CSIError.invalidArgument("volume ID missing in request") }
         // The id becomes a path component under the staging path: it must not escape it.
-        guard !id.contains("/"), !id.contains("\0"), id != ".", id != "..", id.utf8.count <= 255 else {
-            throw CSIError.invalidArgument("volume ID \(id.debugDescription) is not a valid path component ('/', NUL, '.' and '..' are refused)")
+        guard id.utf8.count <= 255 else {
+            throw CSIError.invalidArgument("volume ID is \(id.utf8.count) bytes long; at most 255 are accepted")
+        }
+        // Control characters (newline, ESC, NUL) have no place in a volume id and would forge
+        // log lines or terminal output.
+        guard !id.contains("/"), id != ".", id != "..", !id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+            throw CSIError.invalidArgument("volume ID \(id.debugDescription) is not a valid path component ('/', control characters, '.' and '..' are refused)")
         }
     }
 
     static func stagingPath(_ path: String) throws {
         guard !path.isEmpty else { throw CSIError.invalidArgument("staging target path missing in request") }
+        try canonical(path, "staging target path")
     }
 
     static func targetPath(_ path: String) throws {
         guard !path.isEmpty else { throw CSIError.invalidArgument("target path missing in request") }
+        try canonical(path, "target path")
+    }
+
+    static func volumePath(_ path: String) throws {
+        guard !path.isEmpty else { throw CSIError.invalidArgument("volume path missing in request") }
+        try canonical(path, "volume path")
+    }
+
+    /// Paths must be absolute, canonical and free of symbolic links (see `CanonicalPath`).
+    private static func canonical(_ path: String, _ what: String) throws {
+        if let problem = CanonicalPath.problem(with: path) {
+            throw CSIError.invalidArgument("\(what) \(String(path.prefix(512)).debugDescription) is refused: \(problem); expected an absolute path without '.', '..' or symbolic links, as kubelet gives")
+        }
     }
 
     static func capability(_ request: Csi_V1_VolumeCapability?, present: Bool) throws -> Csi_V1_VolumeCapability {

@@ -95,15 +95,15 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     public func nodeGetVolumeStats(request: Csi_V1_NodeGetVolumeStatsRequest, context: ServerContext) async throws -> Csi_V1_NodeGetVolumeStatsResponse {
         try await recorder.record("NodeGetVolumeStats", volumeID: request.volumeID) {
             try NodeRequestValidation.volumeID(request.volumeID)
-            guard !request.volumePath.isEmpty else { throw CSIError.invalidArgument("volume path missing in request") }
-            return try inspector.stats(volumeID: request.volumeID, path: request.volumePath)
+            try NodeRequestValidation.volumePath(request.volumePath)
+            return try await inspector.stats(volumeID: request.volumeID, path: request.volumePath)
         }
     }
 
     public func nodeExpandVolume(request: Csi_V1_NodeExpandVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeExpandVolumeResponse {
         try await recorder.record("NodeExpandVolume", volumeID: request.volumeID) {
             try NodeRequestValidation.volumeID(request.volumeID)
-            guard !request.volumePath.isEmpty else { throw CSIError.invalidArgument("volume path missing in request") }
+            try NodeRequestValidation.volumePath(request.volumePath)
             let capacity = try await locks.withLock(request.volumeID) {
                 try await inspector.expand(volumeID: request.volumeID, path: request.volumePath)
             }

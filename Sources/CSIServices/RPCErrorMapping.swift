@@ -23,6 +23,8 @@ extension RPCError {
             }
         case let error as CephAccessError:
             self.init(code: Self.code(of: error), message: error.description)
+        case let error as BlockingTimeout:
+            self.init(code: .deadlineExceeded, message: error.description)
         case is CancellationError:
             self.init(code: .cancelled, message: "the call was cancelled")
         default:
@@ -38,6 +40,7 @@ extension RPCError {
         case .imageNotFound, .unknownCluster, .poolNotFound, .journalEntryMissing: return .notFound
         case .timedOut, .callFailed(_, ETIMEDOUT): return .deadlineExceeded
         case .unreachable: return .unavailable
+        case .accessDenied, .callFailed(_, EACCES), .callFailed(_, EPERM): return .permissionDenied
         case .badConfig, .callFailed: return .internalError
         }
     }

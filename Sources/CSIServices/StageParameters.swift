@@ -79,12 +79,16 @@ struct StageParameters {
         } catch {
             throw CSIError.invalidArgument(error.description)
         }
-        if let text = context["mkfsOptions"], !text.trimmingWhitespace().isEmpty {
-            mkfsOptions = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        }
         fsType = capability.mount.fsType.isEmpty ? "ext4" : capability.mount.fsType
         if !capability.isBlock && !Self.supportedFilesystems.contains(fsType) {
             throw CSIError.invalidArgument("unsupported fsType \(fsType); supported: ext4, xfs")
+        }
+        if let text = context["mkfsOptions"], !text.trimmingWhitespace().isEmpty {
+            let options = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            if !capability.isBlock, let problem = MkfsOptionPolicy.problem(fsType: fsType, options: options) {
+                throw CSIError.invalidArgument(problem)
+            }
+            mkfsOptions = options
         }
     }
 }

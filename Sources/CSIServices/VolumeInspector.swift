@@ -12,28 +12,35 @@ struct VolumeInspector {
     let host: NodeHost
     let logger: Logger
 
-    func stats(volumeID: String, path: String) throws -> Csi_V1_NodeGetVolumeStatsResponse {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            if errno == ENOENT { throw CSIError.notFound("path \(path) does not exist") }
-            return Self.abnormal("cannot stat \(path): \(String(cString: strerror(errno)))")
+    /// Only paths where this plugin staged or published a volume are answered: any other
+    /// path (`/`, a host disk) is NOT_FOUND, and nothing but the volume's own device is opened.
+    func stats(volumeID: String, path: String) async throws -> Csi_V1_NodeGetVolumeStatsResponse {
+        guard let mount = try host.mountTable.mount(at: path) else {
+            guard HostPaths.exists(path) else { throw CSIError.notFound("path \(path) does not exist") }
+            guard HostPaths.isEmpty(path) else {
+                throw CSIError.notFound("\(path) is not a path where this plugin staged or published volume \(volumeID)")
+            }
+            return Self.abnormal("\(path) is not a mount point any more")
         }
-        if (info.st_mode & S_IFMT) == S_IFBLK {
-            let size = try HostPaths.size(of: path)
+        guard await host.devices.isPluginMount(mount) else {
+            throw CSIError.notFound("\(path) is a mount of \(mount.source), not a volume of this plugin")
+        }
+        let device = PluginDevices.device(of: mount)
+        guard HostPaths.exists(device) else { return Self.abnormal("device \(device) of \(path) is gone") }
+        if let problem = backendProblem(device: device) { return Self.abnormal(problem) }
+        if let problem = await host.health.problem(of: device, fuseMount: fuseMount(of: device)) { return Self.abnormal(problem) }
+        if mount.fsType == "devtmpfs" {
+            let size = try HostPaths.size(of: device)
             return .with {
                 $0.usage = [.with { $0.total = size; $0.unit = .bytes }]
                 $0.volumeCondition = .with { $0.abnormal = false; $0.message = "volume is healthy" }
             }
         }
-        guard let mount = try host.mountTable.mount(at: path) else {
-            return Self.abnormal("\(path) is not a mount point any more")
-        }
-        if mount.source.hasPrefix("/dev/") && !HostPaths.exists(mount.source) {
-            return Self.abnormal("device \(mount.source) of \(path) is gone")
-        }
         let usage: FilesystemUsage
         do {
-            usage = try FilesystemUsage.of(path)
+            usage = try await BlockingExecutor.shared.run("statvfs \(path)", limit: host.health.readLimit) { try FilesystemUsage.of(path) }
+        } catch let error as BlockingTimeout {
+            return Self.abnormal("\(error); the mount does not answer")
         } catch let error as HostError {
             return Self.abnormal("mount \(path) is corrupted: \(error)")
         }
@@ -46,6 +53,25 @@ struct VolumeInspector {
         }
     }
 
+    /// The rbd-fuse mount behind a loop device of this plugin, if `device` is one.
+    private func fuseMount(of device: String) -> String? {
+        guard device.hasPrefix("/dev/loop"), let backing = LoopDevices.backingFile(ofLoop: String(device.dropFirst("/dev/".count))),
+              backing.hasPrefix(host.devices.fuseDirectory + "/"), let slash = backing.lastIndex(of: "/") else { return nil }
+        return String(backing[..<slash])
+    }
+
+    /// A loop device over an rbd-fuse file whose FUSE mount is gone (lazily unmounted): the
+    /// volume still reads from a daemon nothing can reach or stop any more.
+    private func backendProblem(device: String) -> String? {
+        guard device.hasPrefix("/dev/loop"), let backing = LoopDevices.backingFile(ofLoop: String(device.dropFirst("/dev/".count))) else { return nil }
+        // Attached, sysfs shows the full path under the FUSE directory; once the mount is
+        // detached, only the path inside it (`/<image>`).
+        if !backing.hasPrefix(host.devices.fuseDirectory + "/") {
+            return "the rbd-fuse mount serving \(device) is gone (unmounted while in use); \(device) now reads from \(backing) on a detached mount"
+        }
+        return nil
+    }
+
     private static func abnormal(_ message: String) -> Csi_V1_NodeGetVolumeStatsResponse {
         .with { $0.volumeCondition = .with { $0.abnormal = true; $0.message = message } }
     }
@@ -55,12 +81,12 @@ struct VolumeInspector {
         guard let mount = try host.mountTable.mount(at: path) else {
             throw CSIError.failedPrecondition("volume path \(path) is not mounted")
         }
-        let device = mount.source
-        guard device.hasPrefix("/dev/") else {
-            throw CSIError.internalError("cannot find the device of \(path) (mounted from \(device))")
+        guard await host.devices.isPluginMount(mount) else {
+            throw CSIError.notFound("\(path) is a mount of \(mount.source), not a volume of this plugin")
         }
+        let device = PluginDevices.device(of: mount)
         try await host.resizer.refreshCapacity(of: device)
-        if !HostPaths.isBlockDevice(path) {
+        if mount.fsType != "devtmpfs" {
             try await host.resizer.grow(device: device, mountPoint: path, fsType: mount.fsType)
         }
         return try HostPaths.size(of: device)

@@ -11,17 +11,50 @@ struct VolumeStager {
 
     private var encryptor: VolumeEncryptor { VolumeEncryptor(host: host, logger: logger) }
 
+    /// What one stage call did itself: its undo reverses exactly these steps and nothing it
+    /// found done (a mapping or LUKS layer of an earlier stage is left to unstage).
+    private struct Steps {
+        var wroteNewStash = false
+        var reusedMapping = false
+        var mapped = false
+        var openedLUKS = false
+        var createdTarget = false
+        var mounted = false
+    }
+
     func stage(_ parameters: StageParameters) async throws {
         let target = parameters.target
-        if try host.mountTable.isMountPoint(target) {
+        if let mount = try host.mountTable.mount(at: target) {
+            guard await host.devices.isPluginMount(mount) else {
+                throw CSIError.failedPrecondition("\(target) is already a mount of \(mount.source), not a volume of this plugin")
+            }
             logger.debug("already staged", metadata: ["volume": "\(parameters.volumeID)", "path": "\(target)"])
             return
         }
+        switch HostPaths.kind(of: target) {
+        case .missing, .directory, .regularFile: break
+        default: throw CSIError.failedPrecondition("\(target) is a symbolic link or special file; refusing to stage there")
+        }
         let (spec, access) = try await locateImage(parameters)
+        let existingStash = try ImageMetadataStash.read(from: parameters.stagingPath)
+        if let existingStash, !(existingStash.mayBelong(to: parameters.volumeID) && existingStash.spec == spec) {
+            throw CSIError.failedPrecondition(
+                "staging path \(parameters.stagingPath) holds the stash of another volume (image \(existingStash.spec)); each volume needs its own staging path"
+            )
+        }
         let mapper = try host.mapper(parameters.mapper)
         // Looked up once: for krbd and rbd-nbd it is a child process.
         let existingDevice = try await mapper.mappedDevice(of: spec)
-        if existingDevice == nil {
+        if let existingDevice {
+            // Only the leftover of an earlier stage of this volume at this staging path (its
+            // stash is here: the stash is written before the map) may be taken over.
+            if let elsewhere = try mountPoints(of: existingDevice, volumeID: parameters.volumeID).first {
+                throw CSIError.failedPrecondition("volume \(parameters.volumeID) is already staged on this node at \(elsewhere) (device \(existingDevice)); unstage it there first")
+            }
+            guard existingStash != nil else {
+                throw CSIError.failedPrecondition("image \(spec) is already mapped on this node at \(existingDevice), but not by a stage at \(parameters.stagingPath); unstage it where it was staged first")
+            }
+        } else {
             try await waitUntilUnused(spec, access: access, parameters: parameters)
         }
 
@@ -31,49 +64,59 @@ struct VolumeStager {
         // The stash goes first, so that unstage can undo a stage that dies half-way.
         var stash = ImageMetadataStash(spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptionsText)
         stash.encrypted = parameters.encrypted
+        stash.volumeID = parameters.volumeID
         try stash.write(to: parameters.stagingPath)
-        var createdTarget = false
-        var mounted = false
+        var steps = Steps(wroteNewStash: existingStash == nil, reusedMapping: existingDevice != nil)
         do {
-            let request = MapRequest(
-                spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID,
-                keyFile: "", readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
-                options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
-            )
             var device: String
             if let existingDevice {
                 device = existingDevice
             } else {
-                device = try await parameters.credentials.withKeyFile(in: host.keyDirectory) { keyFile in
-                    var withKey = request
-                    withKey.keyFile = keyFile
-                    return try await mapper.map(withKey)
-                }
+                let request = MapRequest(
+                    spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID,
+                    key: parameters.credentials.key, readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
+                    options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
+                )
+                // Nothing was mapped before (checked above): a map that fails half-way (killed by
+                // its timeout after the kernel made the device) is this call's to undo too.
+                steps.mapped = true
+                device = try await mapper.map(request)
             }
             logger.debug("mapped", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)"])
             if let kms {
+                let wasOpen = host.luks.isOpen(name: VolumeEncryptor.mapperName(volumeID: parameters.volumeID))
                 device = try await encryptor.open(
                     device: device, spec: spec, access: access, kms: kms, volumeID: parameters.volumeID,
                     mayFormat: !parameters.capability.isReadOnly && (!parameters.staticVolume || parameters.formatStaticVolume)
                 )
+                steps.openedLUKS = !wasOpen
             }
+            steps.createdTarget = !HostPaths.exists(target)
             if parameters.capability.isBlock {
                 try HostPaths.makeFile(target)
-                createdTarget = true
                 let options = appendingUnique(["_netdev", "bind"], parameters.capability.uniqueMountFlags)
                 try await host.mounter.mount(source: device, target: target, fsType: nil, options: options)
-                mounted = true
+                steps.mounted = true
             } else {
                 try HostPaths.makeDirectory(target)
-                createdTarget = true
+                guard HostPaths.isEmpty(target) else {
+                    throw CSIError.failedPrecondition("\(target) is a directory that is not empty; refusing to mount a volume over it")
+                }
                 try await mountFilesystem(device: device, parameters: parameters)
-                mounted = true
+                steps.mounted = true
                 if !parameters.capability.isReadOnly { try HostPaths.chmod(target, 0o777) }
             }
         } catch {
-            await undo(parameters: parameters, spec: spec, mapper: mapper, mounted: mounted, createdTarget: createdTarget)
+            await undo(parameters: parameters, spec: spec, mapper: mapper, steps: steps)
             throw error
         }
+    }
+
+    /// Where the device (or the LUKS layer over it) of volume `volumeID` is mounted.
+    private func mountPoints(of device: String, volumeID: String) throws -> [String] {
+        var devices: Set<String> = [device, "/dev/mapper/" + VolumeEncryptor.mapperName(volumeID: volumeID)]
+        if let holder = LUKSHolders.dmDevice(over: device) { devices.insert(holder) }
+        return try host.mountTable.entries().filter { devices.contains(PluginDevices.device(of: $0)) }.map(\.mountPoint)
     }
 
     /// Which image the volume is, and how to reach its cluster. A static volume's image is
@@ -82,7 +125,7 @@ struct VolumeStager {
     private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess) {
         guard !parameters.staticVolume else {
             let cluster = try host.clusters.cluster(parameters.clusterID)
-            let access = ClusterAccess(monitors: cluster.monitors, credentials: parameters.credentials)
+            let access = ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: parameters.credentials)
             return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID), access)
         }
         let id: CSIVolumeID
@@ -97,7 +140,7 @@ struct VolumeStager {
             ])
         }
         let cluster = try host.clusters.cluster(id.clusterID)
-        let access = ClusterAccess(monitors: cluster.monitors, credentials: parameters.credentials)
+        let access = ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: parameters.credentials)
         let entry = try await host.metadata.journalEntry(of: id, volumeID: parameters.volumeID, radosNamespace: cluster.rbd?.radosNamespace ?? "", access: access)
         logger.debug("journal entry", metadata: ["volume": "\(parameters.volumeID)", "image": "\(entry.spec)", "request": "\(entry.requestName)"])
         return (entry.spec, access)
@@ -168,19 +211,22 @@ struct VolumeStager {
         return try await !host.resizer.growUnmounted(device: device, fsType: parameters.fsType)
     }
 
-    /// Takes back a half-done stage: unmount, remove `S/<volID>`, unmap, delete the stash.
-    private func undo(parameters: StageParameters, spec: ImageSpec, mapper: any ImageMapping, mounted: Bool, createdTarget: Bool) async {
+    /// Takes back what a failed stage did (never what it found done): unmount, remove the
+    /// staging mount point it made, close the LUKS layer it opened, unmap what it mapped, and
+    /// delete the stash when nothing it describes is left mapped.
+    private func undo(parameters: StageParameters, spec: ImageSpec, mapper: any ImageMapping, steps: Steps) async {
         let volume: Logger.MetadataValue = "\(parameters.volumeID)"
-        if mounted {
+        if steps.mounted {
             do { try await host.mounter.unmount(parameters.target) } catch {
                 logger.error("undo: unmount failed", metadata: ["volume": volume, "error": "\(error)"])
             }
         }
-        if createdTarget { try? HostPaths.remove(parameters.target) }
+        if steps.createdTarget { _ = try? HostPaths.removeIfEmpty(parameters.target) }
         do {
-            if parameters.encrypted { try await encryptor.close(volumeID: parameters.volumeID) }
-            try await mapper.unmap(spec, options: parameters.unmapOptions.options(for: parameters.mapper))
-            try ImageMetadataStash.remove(from: parameters.stagingPath)
+            if steps.openedLUKS { try await encryptor.close(volumeID: parameters.volumeID) }
+            if steps.mapped { try await mapper.unmap(spec, options: parameters.unmapOptions.options(for: parameters.mapper)) }
+            // A stash found here describes a mapping this call reused: unstage still needs it.
+            if !steps.reusedMapping { try ImageMetadataStash.remove(from: parameters.stagingPath) }
         } catch {
             // The stash stays: a later unstage retries the unmap from it.
             logger.error("undo: unmap failed; the stash is kept for unstage", metadata: ["volume": volume, "error": "\(error)"])
@@ -189,13 +235,19 @@ struct VolumeStager {
 
     func unstage(volumeID: String, stagingPath: String) async throws {
         let target = "\(stagingPath)/\(volumeID)"
-        let mounted = try host.mountTable.isMountPoint(target)
-        if mounted {
+        var mounted = false
+        if let mount = try host.mountTable.mount(at: target) {
+            guard await host.devices.isPluginMount(mount) else {
+                throw CSIError.failedPrecondition("\(target) is a mount of \(mount.source), not a volume of this plugin; not touching it")
+            }
             try await host.mounter.unmount(target)
+            mounted = true
         }
         do {
-            try HostPaths.remove(target)
-        } catch {
+            if case .keptHoldingData(let reason) = try HostPaths.removeIfEmpty(target) {
+                throw CSIError.failedPrecondition("\(reason); it is not a staging mount point of this plugin and was left in place")
+            }
+        } catch let error as HostError {
             throw CSIError.internalError("failed to remove staging target path \(target): \(error)")
         }
         guard let stash = try ImageMetadataStash.read(from: stagingPath) else {
@@ -204,10 +256,23 @@ struct VolumeStager {
             }
             return
         }
+        guard stash.mayBelong(to: volumeID) else {
+            logger.warning("the stash in the staging path belongs to another volume; left alone", metadata: [
+                "volume": "\(volumeID)", "stashVolume": "\(stash.volumeID ?? "")", "path": "\(stagingPath)",
+            ])
+            return
+        }
+        let mapper = try host.mapper(stash.mapper)
+        // Never unmap a device that is still mounted (the image staged elsewhere on this node):
+        // detaching a loop device under a live mount succeeds and loses the writes.
+        if let device = try await mapper.mappedDevice(of: stash.spec),
+           let elsewhere = try mountPoints(of: device, volumeID: volumeID).first {
+            throw CSIError.failedPrecondition("image \(stash.spec) is still mounted at \(elsewhere); not unmapping it")
+        }
         let unmapOptions: MapOptions
         do { unmapOptions = try MapOptions(parsing: stash.unmapOptions) } catch { unmapOptions = MapOptions() }
         if stash.encrypted { try await encryptor.close(volumeID: volumeID) }
-        try await host.mapper(stash.mapper).unmap(stash.spec, options: unmapOptions.options(for: stash.mapper))
+        try await mapper.unmap(stash.spec, options: unmapOptions.options(for: stash.mapper))
         try ImageMetadataStash.remove(from: stagingPath)
     }
 }

@@ -1,9 +1,8 @@
-import Dispatch
-import Synchronization
+import HostOperations
 
-/// Runs a blocking call (librados/librbd, a memory-hard key derivation) on a Dispatch
-/// thread, off Swift's cooperative pool, and gives up waiting when its time limit passes or
-/// the caller is cancelled.
+/// Runs a blocking librados/librbd call (or a memory-hard key derivation) on the host layer's
+/// `BlockingExecutor`, off Swift's cooperative pool, and gives up waiting when its time limit
+/// passes or the caller is cancelled.
 ///
 /// librados has its own op timeouts (`rados_osd_op_timeout`, `rados_mon_op_timeout`,
 /// `client_mount_timeout`); this is the backstop for a call that ignores them. A call given
@@ -13,24 +12,10 @@ public enum BlockingCall {
     public static func run<R: Sendable>(
         _ operation: String, limit: Duration, _ body: @escaping @Sendable () throws -> R
     ) async throws -> R {
-        let slot = Mutex<CheckedContinuation<R, any Error>?>(nil)
-        @Sendable func finish(_ result: Result<R, any Error>) {
-            slot.withLock { $0.take() }?.resume(with: result)
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
-                slot.withLock { $0 = continuation }
-                DispatchQueue.global().async {
-                    finish(Result { try body() })
-                }
-                let nanoseconds = UInt64(max(0, limit.components.seconds)) * 1_000_000_000
-                    + UInt64(max(0, limit.components.attoseconds / 1_000_000_000))
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
-                    finish(.failure(CephAccessError.timedOut(operation: operation, limit: limit)))
-                }
-            }
-        } onCancel: {
-            finish(.failure(CancellationError()))
+        do {
+            return try await BlockingExecutor.shared.run(operation, limit: limit, body)
+        } catch let timeout as BlockingTimeout {
+            throw CephAccessError.timedOut(operation: timeout.operation, limit: timeout.limit)
         }
     }
 }

@@ -15,6 +15,8 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
     case timedOut(operation: String, limit: Duration)
     /// The monitors could not be reached or refused the connection.
     case unreachable(monitors: String, reason: String)
+    /// The monitors refused the user: wrong key, unknown user, or missing capabilities.
+    case accessDenied(monitors: String, user: String, reason: String)
     /// A librados/librbd call failed with a (positive) errno.
     case callFailed(operation: String, errno: Int32)
 
@@ -27,6 +29,7 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
         case let .journalEntryMissing(volumeID, reason): return "journal entry of volume \(volumeID) not found: \(reason)"
         case let .timedOut(operation, limit): return "\(operation) did not finish within \(limit)"
         case let .unreachable(monitors, reason): return "cannot connect to the Ceph monitors \(monitors): \(reason)"
+        case let .accessDenied(monitors, user, reason): return "the Ceph monitors \(monitors) refused user \(user) (wrong userKey or unknown userID?): \(reason)"
         case let .callFailed(operation, code): return "\(operation) failed: \(Self.errnoText(code))"
         }
     }

@@ -5,17 +5,19 @@ public struct MapRequest: Sendable {
     public var spec: ImageSpec
     public var monitors: String
     public var userID: String
-    public var keyFile: String
+    /// The user's key; mappers hand it to their child as `Command.secretFile`, never as a
+    /// file on disk (a key file would survive a SIGKILLed plugin).
+    public var key: String
     public var readOnly: Bool
     public var options: [String]
     /// Used as the rbd-nbd cookie, so the mapping can be found again after a restart.
     public var volumeID: String
 
-    public init(spec: ImageSpec, monitors: String, userID: String, keyFile: String, readOnly: Bool, options: [String], volumeID: String) {
+    public init(spec: ImageSpec, monitors: String, userID: String, key: String, readOnly: Bool, options: [String], volumeID: String) {
         self.spec = spec
         self.monitors = monitors
         self.userID = userID
-        self.keyFile = keyFile
+        self.key = key
         self.readOnly = readOnly
         self.options = options
         self.volumeID = volumeID
@@ -43,4 +45,9 @@ extension ImageMapping {
             throw error
         }
     }
+}
+
+extension MapRequest {
+    /// The key as the secret file of a map command.
+    var secretFile: [UInt8] { Array(key.utf8) }
 }

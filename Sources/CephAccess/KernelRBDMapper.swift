@@ -16,11 +16,11 @@ public struct KernelRBDMapper: ImageMapping {
     }
 
     public func map(_ request: MapRequest) async throws -> String {
-        var arguments = ["--id", request.userID, "-m", request.monitors, "--keyfile=\(request.keyFile)",
+        var arguments = ["--id", request.userID, "-m", request.monitors, "--keyfile=\(Command.secretFilePath)",
                          "map", request.spec.description, "--device-type", "krbd", "--options", "noudev"]
         if !request.options.isEmpty { arguments += ["--options", request.options.joined(separator: ",")] }
         if request.readOnly { arguments.append("--read-only") }
-        return try await runMap(Command("rbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
+        return try await runMap(Command("rbd", arguments, timeout: timeout, secretFile: request.secretFile), spec: request.spec, runner: runner)
     }
 
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {

@@ -29,10 +29,10 @@ public struct NBDMapper: ImageMapping {
     }
 
     public func map(_ request: MapRequest) async throws -> String {
-        var arguments = ["--id", request.userID, "-m", request.monitors, "--keyfile=\(request.keyFile)", "map", request.spec.description]
+        var arguments = ["--id", request.userID, "-m", request.monitors, "--keyfile=\(Command.secretFilePath)", "map", request.spec.description]
         arguments += Self.mapFlags(options: request.options, volumeID: request.volumeID)
         if request.readOnly { arguments.append("--read-only") }
-        return try await runMap(Command("rbd-nbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
+        return try await runMap(Command("rbd-nbd", arguments, timeout: timeout, secretFile: request.secretFile), spec: request.spec, runner: runner)
     }
 
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {

@@ -33,6 +33,9 @@ public final class RadosConnection: @unchecked Sendable {
         }
         let connected = rados_connect(handle)
         guard connected == 0 else {
+            if -connected == EACCES || -connected == EPERM {
+                throw .accessDenied(monitors: access.monitorList, user: access.credentials.userID, reason: CephAccessError.errnoText(-connected))
+            }
             throw .unreachable(monitors: access.monitorList, reason: CephAccessError.errnoText(-connected))
         }
     }

@@ -3,15 +3,38 @@ import Glibc
 #endif
 
 /// Small file-system operations on the node (create, remove, check), as plain system calls.
+///
+/// None of them follows a symbolic link at the path it creates or removes: a link planted at a
+/// staging or target path must never redirect a root-owned write to somewhere else on the host.
 public enum HostPaths {
-    public static func exists(_ path: String) -> Bool {
+    /// What is at a path, as `lstat` sees it (a symbolic link is not followed).
+    public enum Kind: Sendable, Hashable {
+        case missing
+        case directory
+        case regularFile(size: Int64)
+        case symbolicLink
+        case blockDevice
+        case other
+    }
+
+    public static func kind(of path: String) -> Kind {
         var info = stat()
-        return lstat(path, &info) == 0
+        guard SystemCall.errorNumber({ lstat(path, &info) }) == 0 else { return .missing }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: return .directory
+        case S_IFREG: return .regularFile(size: Int64(info.st_size))
+        case S_IFLNK: return .symbolicLink
+        case S_IFBLK: return .blockDevice
+        default: return .other
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        kind(of: path) != .missing
     }
 
     public static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        kind(of: path) == .directory
     }
 
     /// Whether `path` is (or is bind-mounted over by) a block device.
@@ -20,9 +43,12 @@ public enum HostPaths {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK
     }
 
-    /// Creates a directory (not its parents); an existing one is fine.
+    /// Creates a directory (not its parents). An existing directory is fine; anything else
+    /// there (a file, a symbolic link, even one to a directory) is an error.
     public static func makeDirectory(_ path: String, mode: mode_t = 0o750) throws {
-        if mkdir(path, mode) != 0 && errno != EEXIST { throw HostError.system("mkdir \(path)", errno) }
+        let code = SystemCall.errorNumber { mkdir(path, mode) }
+        guard code == 0 || code == EEXIST else { throw HostError.system("mkdir \(path)", code) }
+        if code == EEXIST && !isDirectory(path) { throw HostError.system("mkdir \(path): exists and is not a directory", EEXIST) }
     }
 
     /// Creates a directory and its missing parents (`mkdir -p`).
@@ -34,33 +60,81 @@ public enum HostPaths {
         }
     }
 
-    /// Creates an empty file (a bind-mount target for a block device); an existing one is fine.
-    public static func makeFile(_ path: String, mode: mode_t = 0o750) throws {
-        let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw HostError.system("create \(path)", errno) }
-        close(fd)
+    /// Creates an empty file (a bind-mount target for a block device). An existing regular file
+    /// is fine; a symbolic link, FIFO or device there is an error and is never opened.
+    public static func makeFile(_ path: String, mode: mode_t = 0o640) throws {
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
+        if fd >= 0 {
+            close(fd)
+            return
+        }
+        let code = errno
+        guard code == EEXIST, case .regularFile = kind(of: path) else { throw HostError.system("create \(path)", code) }
     }
 
-    /// Removes a file or an empty directory; a missing one is fine.
+    /// Removes a file or an empty directory; a missing one is fine. Only for the plugin's own
+    /// files (stash, FUSE directories); paths the CO hands in go through `removeIfEmpty`.
     public static func remove(_ path: String) throws {
-        if unlink(path) == 0 || errno == ENOENT { return }
-        if errno == EISDIR || errno == EPERM {
-            if rmdir(path) == 0 || errno == ENOENT { return }
+        var code = SystemCall.errorNumber { unlink(path) }
+        if code == 0 || code == ENOENT { return }
+        if code == EISDIR || code == EPERM {
+            code = SystemCall.errorNumber { rmdir(path) }
+            if code == 0 || code == ENOENT { return }
         }
-        throw HostError.system("remove \(path)", errno)
+        throw HostError.system("remove \(path)", code)
+    }
+
+    /// What `removeIfEmpty` found and did.
+    public enum Removal: Sendable, Hashable {
+        case removed
+        case missing
+        /// Left in place: it holds data (or is not a file or directory); the reason says what.
+        case keptHoldingData(String)
+    }
+
+    /// Removes an empty directory or an empty regular file, and nothing else: a target path
+    /// that holds data and is not a mount of ours is never deleted.
+    public static func removeIfEmpty(_ path: String) throws -> Removal {
+        switch kind(of: path) {
+        case .missing:
+            return .missing
+        case .directory:
+            let code = SystemCall.errorNumber { rmdir(path) }
+            if code == 0 { return .removed }
+            if code == ENOENT { return .missing }
+            if code == ENOTEMPTY || code == EEXIST { return .keptHoldingData("\(path) is a directory that is not empty") }
+            throw HostError.system("rmdir \(path)", code)
+        case .regularFile(let size) where size == 0:
+            let code = SystemCall.errorNumber { unlink(path) }
+            guard code == 0 || code == ENOENT else { throw HostError.system("unlink \(path)", code) }
+            return .removed
+        case .regularFile(let size):
+            return .keptHoldingData("\(path) is a file holding \(size) bytes")
+        case .symbolicLink:
+            return .keptHoldingData("\(path) is a symbolic link")
+        case .blockDevice, .other:
+            return .keptHoldingData("\(path) is a device node or special file")
+        }
+    }
+
+    /// Whether a directory has no entries, or a regular file no bytes (a fresh publish target).
+    public static func isEmpty(_ path: String) -> Bool {
+        switch kind(of: path) {
+        case .regularFile(let size): return size == 0
+        case .directory:
+            return (try? DirectoryEntries.names(in: path, limit: 1))?.isEmpty == true
+        default: return false
+        }
     }
 
     public static func chmod(_ path: String, _ mode: mode_t) throws {
-        if Glibc.chmod(path, mode) != 0 { throw HostError.system("chmod \(path)", errno) }
+        try SystemCall.run("chmod \(path)") { Glibc.chmod(path, mode) }
     }
 
     /// The size in bytes of a block device or regular file (BLKGETSIZE64 via lseek).
     public static func size(of path: String) throws -> Int64 {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw HostError.system("open \(path)", errno) }
+        let fd = try SystemCall.run("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        let end = lseek(fd, 0, SEEK_END)
-        guard end >= 0 else { throw HostError.system("seek \(path)", errno) }
-        return Int64(end)
+        return Int64(try SystemCall.run("seek \(path)") { lseek(fd, 0, SEEK_END) })
     }
 }

@@ -44,8 +44,9 @@ public enum PathName {
 
 /// Whole small files (proc files, stashes) read and written with plain system calls.
 public enum FileText {
-    public static func read(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a whole file. `followLinks: false` refuses a symbolic link at `path` (ELOOP).
+    public static func read(_ path: String, followLinks: Bool = true) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { throw HostError.system("open \(path)", errno) }
         defer { close(fd) }
         var data: [UInt8] = []
@@ -60,10 +61,13 @@ public enum FileText {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Writes `text` to `path` atomically (temporary file, fsync, rename) with `mode`.
+    /// Writes `text` to `path` atomically (temporary file, fsync, rename) with `mode`. The
+    /// temporary file is created afresh (a link planted under its name is removed, never
+    /// followed), and `rename` replaces whatever is at `path` without following it.
     public static func write(_ text: String, to path: String, mode: mode_t) throws {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw HostError.system("create \(temporary)", errno) }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

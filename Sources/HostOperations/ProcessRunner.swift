@@ -11,7 +11,9 @@ import Musl
 /// Runs commands as child processes with `posix_spawn`, each in its own process group.
 ///
 /// Every child gets `/dev/null` (or the command's bytes) as standard input, pipes for its output,
-/// no other inherited descriptor, default signal dispositions and a hard timeout. On timeout or
+/// no other inherited descriptor (but a secret as `/dev/fd/3` when the command has one),
+/// default signal dispositions, a hard timeout, and SIGKILL as parent-death signal: a child
+/// never outlives a plugin that was killed while waiting for it. On timeout or
 /// cancellation the whole process group is killed with `SIGKILL`. The waiting happens on a
 /// dedicated thread pool, so a slow child never blocks the server's event loops.
 public struct ProcessRunner: CommandRunning {
@@ -94,11 +96,24 @@ private enum ChildProcess {
             stdinPipe[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
         }
 
+        guard let path = ExecutableSearch.find(command.executable) else {
+            closeAll(stdinPipe + stdoutPipe + stderrPipe)
+            throw CommandError.launchFailed(command: name, reason: "\(command.executable): command not found")
+        }
+        var secretFD: Int32 = -1
+        if let secret = command.secretFile {
+            secretFD = secret.withUnsafeBufferPointer { rbdcsi_secret_fd($0.baseAddress, $0.count) }
+            guard secretFD >= 0 else {
+                let code = errno
+                closeAll(stdinPipe + stdoutPipe + stderrPipe)
+                throw launchError(name, code)
+            }
+        }
         var pid: pid_t = 0
         let spawnError = withCStrings([command.executable] + command.arguments) { argv in
-            rbdcsi_spawn(&pid, argv, environ, stdinPipe[0], stdoutPipe[1], stderrPipe[1])
+            rbdcsi_spawn(&pid, path, argv, environ, stdinPipe[0], stdoutPipe[1], stderrPipe[1], secretFD)
         }
-        closeAll([stdinPipe[0], stdoutPipe[1], stderrPipe[1]])
+        closeAll([stdinPipe[0], stdoutPipe[1], stderrPipe[1], secretFD])
         if spawnError != 0 {
             closeAll([stdinPipe[1], stdoutPipe[0], stderrPipe[0]])
             if spawnError == ENOENT {

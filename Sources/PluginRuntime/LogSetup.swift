@@ -1,11 +1,13 @@
 import Logging
 
-/// One logging configuration for the process: swift-log's stream handler on standard error.
+/// One logging configuration for the process: swift-log's stream handler on standard error,
+/// behind `EscapingLogHandler`.
 public enum LogSetup {
-    /// Bootstraps swift-log; call once, at process start.
+    /// Bootstraps swift-log; call once, at process start. Control characters in anything
+    /// logged are escaped (`EscapingLogHandler`).
     public static func bootstrap(level: Logger.Level) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = EscapingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }

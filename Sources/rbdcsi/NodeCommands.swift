@@ -41,7 +41,7 @@ struct NodeCommands: AsyncParsableCommand {
                 $0.volumeID = volume.volumeID
                 $0.stagingTargetPath = volume.stagingPath
                 $0.volumeCapability = try volume.capability()
-                $0.secrets = try VolumeArguments.pairs(volume.secrets, flag: "secret")
+                $0.secrets = try volume.secretValues()
                 $0.volumeContext = try VolumeArguments.pairs(volume.context, flag: "context")
             }
             try await client.call { grpc, options in
@@ -66,7 +66,7 @@ struct NodeCommands: AsyncParsableCommand {
                 $0.targetPath = targetPath
                 $0.readonly = readonly
                 $0.volumeCapability = try volume.capability()
-                $0.secrets = try VolumeArguments.pairs(volume.secrets, flag: "secret")
+                $0.secrets = try volume.secretValues()
                 $0.volumeContext = try VolumeArguments.pairs(volume.context, flag: "context")
             }
             try await client.call { grpc, options in

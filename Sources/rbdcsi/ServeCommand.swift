@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("cluster-config"), help: "ceph-csi cluster config file (clusterID → monitors).")
     var clusterConfig: String = ClusterConfig.defaultPath
 
-    @Option(name: .customLong("statedir"), help: "Directory for the plugin's own state: rbd-fuse mounts, short-lived key files.")
+    @Option(name: .customLong("statedir"), help: "Directory for the plugin's own state: rbd-fuse mounts and their logs.")
     var stateDirectory: String = "/var/lib/rbdcsi"
 
     @Option(name: .customLong("kms-config"), help: "ceph-csi encryption KMS config file (encryptionKMSID → encryptionKMSType).")
@@ -111,6 +111,12 @@ struct ServeCommand: AsyncParsableCommand {
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
         if !Self.ignoredFlags.isEmpty {
             logger.warning("ignoring ceph-csi flags this plugin does not use", metadata: ["flags": "\(Self.ignoredFlags.joined(separator: ","))"])
+        }
+        let stateDirectory: String
+        do {
+            stateDirectory = try StateDirectory.prepare(self.stateDirectory)
+        } catch {
+            throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
         let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology)
         let server = PluginServer(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSIProtocol
+import HostOperations
 
 /// The request fields shared by `client node stage` and `client node publish`.
 struct VolumeArguments: ParsableArguments {
@@ -24,8 +25,40 @@ struct VolumeArguments: ParsableArguments {
     @Option(name: .customLong("context"), help: "A volume context entry KEY=VALUE (repeatable).")
     var context: [String] = []
 
-    @Option(name: .customLong("secret"), help: "A secret KEY=VALUE, e.g. userID=…, userKey=… (repeatable).")
+    @Option(name: .customLong("secret"), help: "A non-sensitive secret entry KEY=VALUE, e.g. userID=… (repeatable). Keys go through --secret-file.")
     var secrets: [String] = []
+
+    @Option(name: .customLong("secret-file"), help: "A secret KEY=PATH read from a file, or from standard input with PATH '-', e.g. userKey=- (repeatable).")
+    var secretFiles: [String] = []
+
+    /// Secret entries that must not appear in a command line (`ps` shows it to every user).
+    static let sensitiveSecrets: Set<String> = ["userKey", "adminKey", "key", "encryptionPassphrase"]
+
+    /// The request's secrets: `--secret` entries, then `--secret-file` entries read from their files.
+    func secretValues() throws -> [String: String] {
+        var result = try Self.pairs(secrets, flag: "secret")
+        for key in result.keys where Self.sensitiveSecrets.contains(key) {
+            throw ValidationError("--secret \(key)=… would show the key in the process list; use --secret-file \(key)=PATH (or =- for standard input)")
+        }
+        for (key, path) in try Self.pairs(secretFiles, flag: "secret-file") {
+            result[key] = try Self.readSecret(path)
+        }
+        return result
+    }
+
+    /// A file's content (standard input for `-`), without one trailing newline.
+    static func readSecret(_ path: String) throws -> String {
+        let text: String
+        if path == "-" {
+            var lines: [String] = []
+            while let line = readLine(strippingNewline: false) { lines.append(line) }
+            text = lines.joined()
+        } else {
+            do { text = try FileText.read(path) } catch { throw ValidationError("--secret-file: cannot read \(path): \(error)") }
+        }
+        if text.hasSuffix("\r\n") { return String(text.dropLast(2)) }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
 
     func capability() throws -> Csi_V1_VolumeCapability {
         let modes: [String: Csi_V1_VolumeCapability.AccessMode.Mode] = [

@@ -16,6 +16,8 @@ final class FakeHost: Sendable {
     let openLUKS = Mutex<Set<String>>([])
     let kmsConfigPath = NSTemporaryDirectory() + "rbdcsi-unit-kms-\(UUID().uuidString.prefix(8)).json"
     let mapFailure = Mutex<CommandError?>(nil)
+    /// Images already mapped on the "node", by spec, with their device.
+    let mapped = Mutex<[String: String]>([:])
     /// Journal entries by object UUID, in pool "replicapool"; a thrown error stands for a dead cluster.
     let journal = Mutex<[String: [String: String]]>([:])
     let metadataFailure = Mutex<CephAccessError?>(nil)
@@ -34,7 +36,7 @@ final class FakeHost: Sendable {
             luks: LUKS(fake: self), kmsConfig: KMSConfig(path: kmsConfigPath), clusters: Clusters(),
             metadata: Metadata(fake: self),
             mappers: [.krbd: Mapper(fake: self), .fuse: Mapper(fake: self)],
-            keyDirectory: NSTemporaryDirectory() + "rbdcsi-unit-keys",
+            devices: PluginDevices(fuseDirectory: "/nonexistent/rbdcsi-unit/fuse"),
             inUseWait: InUseWait(initialDelay: .milliseconds(1), factor: 2, checks: 4)
         )
     }
@@ -143,9 +145,9 @@ final class FakeHost: Sendable {
 
     struct Mapper: ImageMapping {
         let fake: FakeHost
-        func mappedDevice(of spec: ImageSpec) async throws -> String? { nil }
+        func mappedDevice(of spec: ImageSpec) async throws -> String? { fake.mapped.withLock { $0[spec.description] } }
         func map(_ request: MapRequest) async throws -> String {
-            fake.record("map \(request.spec) ro=\(request.readOnly) key=\(FileManager.default.fileExists(atPath: request.keyFile))")
+            fake.record("map \(request.spec) ro=\(request.readOnly) key=\(!request.key.isEmpty)")
             if let failure = fake.mapFailure.withLock({ $0 }) { throw failure }
             return "/dev/rbd7"
         }

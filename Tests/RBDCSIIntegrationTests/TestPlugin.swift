@@ -10,6 +10,10 @@ import ServiceLifecycle
 struct TestPlugin {
     let directory: String
     let endpoint: PluginEndpoint
+    var server: PluginServer? = nil
+
+    /// The plugin's state directory (rbd-fuse mounts and logs).
+    var stateDirectory: String { directory + "/state" }
 
     static func makeDirectory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbdcsi-test-\(UUID().uuidString.prefix(8))").path
@@ -31,6 +35,7 @@ struct TestPlugin {
         cephTimeout: Duration = .seconds(10),
         inUseWait: InUseWait = InUseWait(),
         extraClusters: [CephTestCluster.ConfigEntry] = [],
+        limits: ConnectionLimits = ConnectionLimits(),
         _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
     ) async throws -> R {
         let directory = try makeDirectory()
@@ -43,9 +48,9 @@ struct TestPlugin {
         let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
         try CephTestCluster.writeConfig(in: directory, extraClusters: extraClusters)
         let logger = Logger(label: "test")
-        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json", cephTimeout: cephTimeout, inUseWait: inUseWait), logger: logger), logger: logger)
+        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json", cephTimeout: cephTimeout, inUseWait: inUseWait), logger: logger), logger: logger, limits: limits)
         let group = ServiceGroup(services: [server], logger: logger)
-        let plugin = TestPlugin(directory: directory, endpoint: endpoint)
+        let plugin = TestPlugin(directory: directory, endpoint: endpoint, server: server)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await waitForSocket(endpoint.socketPath)

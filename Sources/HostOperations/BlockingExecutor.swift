@@ -1,0 +1,104 @@
+import CSystemShims
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fixed set of threads for blocking work: system calls that can hang on a mount or device
+/// (statvfs on a dead FUSE mount, a read from an RBD device whose OSD is gone), librados and
+/// librbd calls, memory-hard key derivation. Modelled on swift-nio's `NIOThreadPool`: work
+/// items wait in one queue and each runs to completion on one of the threads, so Swift's
+/// cooperative pool (one thread per core) never blocks.
+///
+/// The caller waits at most `limit` and then gets `BlockingTimeout`; the work itself cannot be
+/// interrupted and keeps its thread until it returns. A hung device can so take threads, but
+/// never more than `threadCount`: later work queues, and its caller still times out.
+public final class BlockingExecutor: Sendable {
+    /// The process's executor: one for all blocking work, so that its bound is global.
+    public static let shared = BlockingExecutor(threadCount: 16)
+
+    public let threadCount: Int
+    private let queue = Mutex<[@Sendable () -> Void]>([])
+    private let available = DispatchSemaphore(value: 0)
+
+    public init(threadCount: Int) {
+        self.threadCount = threadCount
+        for index in 0..<threadCount {
+            let worker = Worker(executor: self, name: "rbdcsi-blocking-\(index)")
+            worker.start()
+        }
+    }
+
+    /// Runs `body` on one of the executor's threads and returns its result; throws
+    /// `BlockingTimeout` when it has not finished within `limit`, and `CancellationError`
+    /// when the calling task is cancelled (the body still runs to its end).
+    public func run<R: Sendable>(
+        _ operation: String, limit: Duration, _ body: @escaping @Sendable () throws -> R
+    ) async throws -> R {
+        let slot = Mutex<CheckedContinuation<R, any Error>?>(nil)
+        @Sendable func finish(_ result: Result<R, any Error>) {
+            slot.withLock { $0.take() }?.resume(with: result)
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
+                slot.withLock { $0 = continuation }
+                submit { finish(Result { try body() }) }
+                let (seconds, attoseconds) = limit.components
+                let nanoseconds = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+                    finish(.failure(BlockingTimeout(operation: operation, limit: limit)))
+                }
+            }
+        } onCancel: {
+            finish(.failure(CancellationError()))
+        }
+    }
+
+    private func submit(_ work: @escaping @Sendable () -> Void) {
+        queue.withLock { $0.append(work) }
+        available.signal()
+    }
+
+    fileprivate func next() -> @Sendable () -> Void {
+        available.wait()
+        return queue.withLock { $0.removeFirst() }
+    }
+
+    /// One thread of the executor: takes work from the queue forever.
+    private final class Worker: @unchecked Sendable {
+        let executor: BlockingExecutor
+        let name: String
+
+        init(executor: BlockingExecutor, name: String) {
+            self.executor = executor
+            self.name = name
+        }
+
+        func start() {
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            let rc = pthread_create(&thread, nil, { raw in
+                let worker = Unmanaged<Worker>.fromOpaque(raw!).takeRetainedValue()
+                rbdcsi_name_thread(worker.name)
+                while true { worker.executor.next()() }
+            }, context)
+            precondition(rc == 0, "cannot start a blocking-executor thread: error \(rc)")
+            pthread_detach(thread)
+        }
+    }
+}
+
+/// Blocking work that did not finish within its limit (its thread may still be stuck in it).
+public struct BlockingTimeout: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var limit: Duration
+
+    public init(operation: String, limit: Duration) {
+        self.operation = operation
+        self.limit = limit
+    }
+
+    public var description: String { "\(operation) did not finish within \(limit)" }
+}

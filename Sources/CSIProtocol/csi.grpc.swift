@@ -1,8 +1,9 @@
 // Compact CSI v1.12.0 wire schema for the rbdcsi node plugin.
 // Names, field numbers and types are those of the Container Storage Interface spec
 // (https://github.com/container-storage-interface/spec, Apache 2.0); its comments are left out.
-// Only the Identity and Node services, and the Controller's ControllerGetCapabilities, are kept:
-// a call to any other Controller RPC is answered UNIMPLEMENTED by the server.
+// Kept: the Identity and Node services, and the Controller RPCs this plugin serves (volumes:
+// create, delete, validate, expand; capabilities). A call to any other Controller RPC is
+// answered UNIMPLEMENTED by the server.
 // Regenerate the Swift code with scripts/generate-protos.
 
 // DO NOT EDIT.
@@ -715,6 +716,45 @@ public enum Csi_V1_Controller: Sendable {
     public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller")
     /// Namespace for method metadata.
     public enum Method: Sendable {
+        /// Namespace for "CreateVolume" metadata.
+        public enum CreateVolume: Sendable {
+            /// Request type for "CreateVolume".
+            public typealias Input = Csi_V1_CreateVolumeRequest
+            /// Response type for "CreateVolume".
+            public typealias Output = Csi_V1_CreateVolumeResponse
+            /// Descriptor for "CreateVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "CreateVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteVolume" metadata.
+        public enum DeleteVolume: Sendable {
+            /// Request type for "DeleteVolume".
+            public typealias Input = Csi_V1_DeleteVolumeRequest
+            /// Response type for "DeleteVolume".
+            public typealias Output = Csi_V1_DeleteVolumeResponse
+            /// Descriptor for "DeleteVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "DeleteVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "ValidateVolumeCapabilities" metadata.
+        public enum ValidateVolumeCapabilities: Sendable {
+            /// Request type for "ValidateVolumeCapabilities".
+            public typealias Input = Csi_V1_ValidateVolumeCapabilitiesRequest
+            /// Response type for "ValidateVolumeCapabilities".
+            public typealias Output = Csi_V1_ValidateVolumeCapabilitiesResponse
+            /// Descriptor for "ValidateVolumeCapabilities".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ValidateVolumeCapabilities",
+                type: .unary
+            )
+        }
         /// Namespace for "ControllerGetCapabilities" metadata.
         public enum ControllerGetCapabilities: Sendable {
             /// Request type for "ControllerGetCapabilities".
@@ -728,9 +768,26 @@ public enum Csi_V1_Controller: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ControllerExpandVolume" metadata.
+        public enum ControllerExpandVolume: Sendable {
+            /// Request type for "ControllerExpandVolume".
+            public typealias Input = Csi_V1_ControllerExpandVolumeRequest
+            /// Response type for "ControllerExpandVolume".
+            public typealias Output = Csi_V1_ControllerExpandVolumeResponse
+            /// Descriptor for "ControllerExpandVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerExpandVolume",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "csi.v1.Controller" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
-            ControllerGetCapabilities.descriptor
+            CreateVolume.descriptor,
+            DeleteVolume.descriptor,
+            ValidateVolumeCapabilities.descriptor,
+            ControllerGetCapabilities.descriptor,
+            ControllerExpandVolume.descriptor
         ]
     }
 }
@@ -757,6 +814,48 @@ extension Csi_V1_Controller {
     /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
     /// or ``SimpleServiceProtocol`` instead.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_CreateVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_CreateVolumeResponse` messages.
+        func createVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_CreateVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateVolumeResponse>
+
+        /// Handle the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_DeleteVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_DeleteVolumeResponse` messages.
+        func deleteVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteVolumeResponse>
+
+        /// Handle the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ValidateVolumeCapabilitiesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ValidateVolumeCapabilitiesResponse` messages.
+        func validateVolumeCapabilities(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>
+
         /// Handle the "ControllerGetCapabilities" method.
         ///
         /// - Parameters:
@@ -770,6 +869,20 @@ extension Csi_V1_Controller {
             request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>
+
+        /// Handle the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerExpandVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerExpandVolumeResponse` messages.
+        func controllerExpandVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerExpandVolumeResponse>
     }
 
     /// Service protocol for the "csi.v1.Controller" service.
@@ -780,6 +893,48 @@ extension Csi_V1_Controller {
     /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
     /// use ``StreamingServiceProtocol``.
     public protocol ServiceProtocol: Csi_V1_Controller.StreamingServiceProtocol {
+        /// Handle the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_CreateVolumeResponse` message.
+        func createVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_CreateVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateVolumeResponse>
+
+        /// Handle the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_DeleteVolumeResponse` message.
+        func deleteVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_DeleteVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteVolumeResponse>
+
+        /// Handle the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ValidateVolumeCapabilitiesResponse` message.
+        func validateVolumeCapabilities(
+            request: GRPCCore.ServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>
+
         /// Handle the "ControllerGetCapabilities" method.
         ///
         /// - Parameters:
@@ -793,6 +948,20 @@ extension Csi_V1_Controller {
             request: GRPCCore.ServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>
+
+        /// Handle the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerExpandVolumeResponse` message.
+        func controllerExpandVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerExpandVolumeResponse>
     }
 
     /// Simple service protocol for the "csi.v1.Controller" service.
@@ -801,6 +970,48 @@ extension Csi_V1_Controller {
     /// doesn't provide access to request or response metadata. If you need access to these
     /// then use ``ServiceProtocol`` instead.
     public protocol SimpleServiceProtocol: Csi_V1_Controller.ServiceProtocol {
+        /// Handle the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_CreateVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_CreateVolumeResponse` to respond with.
+        func createVolume(
+            request: Csi_V1_CreateVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_CreateVolumeResponse
+
+        /// Handle the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_DeleteVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_DeleteVolumeResponse` to respond with.
+        func deleteVolume(
+            request: Csi_V1_DeleteVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_DeleteVolumeResponse
+
+        /// Handle the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ValidateVolumeCapabilitiesResponse` to respond with.
+        func validateVolumeCapabilities(
+            request: Csi_V1_ValidateVolumeCapabilitiesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ValidateVolumeCapabilitiesResponse
+
         /// Handle the "ControllerGetCapabilities" method.
         ///
         /// - Parameters:
@@ -814,6 +1025,20 @@ extension Csi_V1_Controller {
             request: Csi_V1_ControllerGetCapabilitiesRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Csi_V1_ControllerGetCapabilitiesResponse
+
+        /// Handle the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerExpandVolumeResponse` to respond with.
+        func controllerExpandVolume(
+            request: Csi_V1_ControllerExpandVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerExpandVolumeResponse
     }
 }
 
@@ -821,6 +1046,39 @@ extension Csi_V1_Controller {
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Csi_V1_Controller.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.CreateVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateVolumeResponse>(),
+            handler: { request, context in
+                try await self.createVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.DeleteVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteVolumeResponse>(),
+            handler: { request, context in
+                try await self.deleteVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ValidateVolumeCapabilities.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ValidateVolumeCapabilitiesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ValidateVolumeCapabilitiesResponse>(),
+            handler: { request, context in
+                try await self.validateVolumeCapabilities(
+                    request: request,
+                    context: context
+                )
+            }
+        )
         router.registerHandler(
             forMethod: Csi_V1_Controller.Method.ControllerGetCapabilities.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerGetCapabilitiesRequest>(),
@@ -832,12 +1090,56 @@ extension Csi_V1_Controller.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerExpandVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerExpandVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerExpandVolumeResponse>(),
+            handler: { request, context in
+                try await self.controllerExpandVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
 // Default implementation of streaming methods from 'StreamingServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Csi_V1_Controller.ServiceProtocol {
+    public func createVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_CreateVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateVolumeResponse> {
+        let response = try await self.createVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteVolumeResponse> {
+        let response = try await self.deleteVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func validateVolumeCapabilities(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse> {
+        let response = try await self.validateVolumeCapabilities(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func controllerGetCapabilities(
         request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
         context: GRPCCore.ServerContext
@@ -848,17 +1150,80 @@ extension Csi_V1_Controller.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func controllerExpandVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerExpandVolumeResponse> {
+        let response = try await self.controllerExpandVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Csi_V1_Controller.SimpleServiceProtocol {
+    public func createVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_CreateVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_CreateVolumeResponse>(
+            message: try await self.createVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_DeleteVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_DeleteVolumeResponse>(
+            message: try await self.deleteVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func validateVolumeCapabilities(
+        request: GRPCCore.ServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>(
+            message: try await self.validateVolumeCapabilities(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func controllerGetCapabilities(
         request: GRPCCore.ServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse> {
         return GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>(
             message: try await self.controllerGetCapabilities(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerExpandVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerExpandVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerExpandVolumeResponse>(
+            message: try await self.controllerExpandVolume(
                 request: request.message,
                 context: context
             ),
@@ -876,6 +1241,63 @@ extension Csi_V1_Controller {
     /// You don't need to implement this protocol directly, use the generated
     /// implementation, ``Client``.
     public protocol ClientProtocol: Sendable {
+        /// Call the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ValidateVolumeCapabilitiesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ValidateVolumeCapabilitiesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func validateVolumeCapabilities<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ValidateVolumeCapabilitiesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "ControllerGetCapabilities" method.
         ///
         /// - Parameters:
@@ -894,6 +1316,25 @@ extension Csi_V1_Controller {
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetCapabilitiesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerExpandVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerExpandVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerExpandVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerExpandVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerExpandVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
     }
 
     /// Generated client for the "csi.v1.Controller" service.
@@ -910,6 +1351,96 @@ extension Csi_V1_Controller {
         ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
         public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
             self.client = client
+        }
+
+        /// Call the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.CreateVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.DeleteVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ValidateVolumeCapabilitiesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ValidateVolumeCapabilitiesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func validateVolumeCapabilities<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ValidateVolumeCapabilitiesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ValidateVolumeCapabilities.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
         }
 
         /// Call the "ControllerGetCapabilities" method.
@@ -941,12 +1472,117 @@ extension Csi_V1_Controller {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerExpandVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerExpandVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerExpandVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerExpandVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerExpandVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerExpandVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
 // Helpers providing default arguments to 'ClientProtocol' methods.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Csi_V1_Controller.ClientProtocol {
+    /// Call the "CreateVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ValidateVolumeCapabilities" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func validateVolumeCapabilities<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.validateVolumeCapabilities(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ValidateVolumeCapabilitiesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ValidateVolumeCapabilitiesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ControllerGetCapabilities" method.
     ///
     /// - Parameters:
@@ -971,11 +1607,123 @@ extension Csi_V1_Controller.ClientProtocol {
             onResponse: handleResponse
         )
     }
+
+    /// Call the "ControllerExpandVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerExpandVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerExpandVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerExpandVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerExpandVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
 }
 
 // Helpers providing sugared APIs for 'ClientProtocol' methods.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Csi_V1_Controller.ClientProtocol {
+    /// Call the "CreateVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createVolume<Result>(
+        _ message: Csi_V1_CreateVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteVolume<Result>(
+        _ message: Csi_V1_DeleteVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ValidateVolumeCapabilities" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func validateVolumeCapabilities<Result>(
+        _ message: Csi_V1_ValidateVolumeCapabilitiesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.validateVolumeCapabilities(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ControllerGetCapabilities" method.
     ///
     /// - Parameters:
@@ -999,6 +1747,35 @@ extension Csi_V1_Controller.ClientProtocol {
             metadata: metadata
         )
         return try await self.controllerGetCapabilities(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerExpandVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerExpandVolume<Result>(
+        _ message: Csi_V1_ControllerExpandVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerExpandVolume(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -11,8 +11,9 @@
 // Compact CSI v1.12.0 wire schema for the rbdcsi node plugin.
 // Names, field numbers and types are those of the Container Storage Interface spec
 // (https://github.com/container-storage-interface/spec, Apache 2.0); its comments are left out.
-// Only the Identity and Node services, and the Controller's ControllerGetCapabilities, are kept:
-// a call to any other Controller RPC is answered UNIMPLEMENTED by the server.
+// Kept: the Identity and Node services, and the Controller RPCs this plugin serves (volumes:
+// create, delete, validate, expand; capabilities). A call to any other Controller RPC is
+// answered UNIMPLEMENTED by the server.
 // Regenerate the Swift code with scripts/generate-protos.
 
 import SwiftProtobuf
@@ -560,6 +561,315 @@ public nonisolated struct Csi_V1_ControllerServiceCapability: Sendable {
 
     public init() {}
   }
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_CreateVolumeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var capacityRange: Csi_V1_CapacityRange {
+    get {_capacityRange ?? Csi_V1_CapacityRange()}
+    set {_capacityRange = newValue}
+  }
+  /// Returns true if `capacityRange` has been explicitly set.
+  public var hasCapacityRange: Bool {self._capacityRange != nil}
+  /// Clears the value of `capacityRange`. Subsequent reads from it will return its default value.
+  public mutating func clearCapacityRange() {self._capacityRange = nil}
+
+  public var volumeCapabilities: [Csi_V1_VolumeCapability] = []
+
+  public var parameters: Dictionary<String,String> = [:]
+
+  public var secrets: Dictionary<String,String> = [:]
+
+  public var volumeContentSource: Csi_V1_VolumeContentSource {
+    get {_volumeContentSource ?? Csi_V1_VolumeContentSource()}
+    set {_volumeContentSource = newValue}
+  }
+  /// Returns true if `volumeContentSource` has been explicitly set.
+  public var hasVolumeContentSource: Bool {self._volumeContentSource != nil}
+  /// Clears the value of `volumeContentSource`. Subsequent reads from it will return its default value.
+  public mutating func clearVolumeContentSource() {self._volumeContentSource = nil}
+
+  public var accessibilityRequirements: Csi_V1_TopologyRequirement {
+    get {_accessibilityRequirements ?? Csi_V1_TopologyRequirement()}
+    set {_accessibilityRequirements = newValue}
+  }
+  /// Returns true if `accessibilityRequirements` has been explicitly set.
+  public var hasAccessibilityRequirements: Bool {self._accessibilityRequirements != nil}
+  /// Clears the value of `accessibilityRequirements`. Subsequent reads from it will return its default value.
+  public mutating func clearAccessibilityRequirements() {self._accessibilityRequirements = nil}
+
+  public var mutableParameters: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _capacityRange: Csi_V1_CapacityRange? = nil
+  fileprivate var _volumeContentSource: Csi_V1_VolumeContentSource? = nil
+  fileprivate var _accessibilityRequirements: Csi_V1_TopologyRequirement? = nil
+}
+
+public nonisolated struct Csi_V1_VolumeContentSource: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var type: Csi_V1_VolumeContentSource.OneOf_Type? = nil
+
+  public var snapshot: Csi_V1_VolumeContentSource.SnapshotSource {
+    get {
+      if case .snapshot(let v)? = type {return v}
+      return Csi_V1_VolumeContentSource.SnapshotSource()
+    }
+    set {type = .snapshot(newValue)}
+  }
+
+  public var volume: Csi_V1_VolumeContentSource.VolumeSource {
+    get {
+      if case .volume(let v)? = type {return v}
+      return Csi_V1_VolumeContentSource.VolumeSource()
+    }
+    set {type = .volume(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Type: Equatable, Sendable {
+    case snapshot(Csi_V1_VolumeContentSource.SnapshotSource)
+    case volume(Csi_V1_VolumeContentSource.VolumeSource)
+
+  }
+
+  public nonisolated struct SnapshotSource: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var snapshotID: String = String()
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public nonisolated struct VolumeSource: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var volumeID: String = String()
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_CreateVolumeResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var volume: Csi_V1_Volume {
+    get {_volume ?? Csi_V1_Volume()}
+    set {_volume = newValue}
+  }
+  /// Returns true if `volume` has been explicitly set.
+  public var hasVolume: Bool {self._volume != nil}
+  /// Clears the value of `volume`. Subsequent reads from it will return its default value.
+  public mutating func clearVolume() {self._volume = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _volume: Csi_V1_Volume? = nil
+}
+
+public nonisolated struct Csi_V1_Volume: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var capacityBytes: Int64 = 0
+
+  public var volumeID: String = String()
+
+  public var volumeContext: Dictionary<String,String> = [:]
+
+  public var contentSource: Csi_V1_VolumeContentSource {
+    get {_contentSource ?? Csi_V1_VolumeContentSource()}
+    set {_contentSource = newValue}
+  }
+  /// Returns true if `contentSource` has been explicitly set.
+  public var hasContentSource: Bool {self._contentSource != nil}
+  /// Clears the value of `contentSource`. Subsequent reads from it will return its default value.
+  public mutating func clearContentSource() {self._contentSource = nil}
+
+  public var accessibleTopology: [Csi_V1_Topology] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contentSource: Csi_V1_VolumeContentSource? = nil
+}
+
+public nonisolated struct Csi_V1_TopologyRequirement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requisite: [Csi_V1_Topology] = []
+
+  public var preferred: [Csi_V1_Topology] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_DeleteVolumeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var volumeID: String = String()
+
+  public var secrets: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_DeleteVolumeResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_ValidateVolumeCapabilitiesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var volumeID: String = String()
+
+  public var volumeContext: Dictionary<String,String> = [:]
+
+  public var volumeCapabilities: [Csi_V1_VolumeCapability] = []
+
+  public var parameters: Dictionary<String,String> = [:]
+
+  public var secrets: Dictionary<String,String> = [:]
+
+  public var mutableParameters: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_ValidateVolumeCapabilitiesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var confirmed: Csi_V1_ValidateVolumeCapabilitiesResponse.Confirmed {
+    get {_confirmed ?? Csi_V1_ValidateVolumeCapabilitiesResponse.Confirmed()}
+    set {_confirmed = newValue}
+  }
+  /// Returns true if `confirmed` has been explicitly set.
+  public var hasConfirmed: Bool {self._confirmed != nil}
+  /// Clears the value of `confirmed`. Subsequent reads from it will return its default value.
+  public mutating func clearConfirmed() {self._confirmed = nil}
+
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct Confirmed: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var volumeContext: Dictionary<String,String> = [:]
+
+    public var volumeCapabilities: [Csi_V1_VolumeCapability] = []
+
+    public var parameters: Dictionary<String,String> = [:]
+
+    public var mutableParameters: Dictionary<String,String> = [:]
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+
+  fileprivate var _confirmed: Csi_V1_ValidateVolumeCapabilitiesResponse.Confirmed? = nil
+}
+
+public nonisolated struct Csi_V1_ControllerExpandVolumeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var volumeID: String = String()
+
+  public var capacityRange: Csi_V1_CapacityRange {
+    get {_capacityRange ?? Csi_V1_CapacityRange()}
+    set {_capacityRange = newValue}
+  }
+  /// Returns true if `capacityRange` has been explicitly set.
+  public var hasCapacityRange: Bool {self._capacityRange != nil}
+  /// Clears the value of `capacityRange`. Subsequent reads from it will return its default value.
+  public mutating func clearCapacityRange() {self._capacityRange = nil}
+
+  public var secrets: Dictionary<String,String> = [:]
+
+  public var volumeCapability: Csi_V1_VolumeCapability {
+    get {_volumeCapability ?? Csi_V1_VolumeCapability()}
+    set {_volumeCapability = newValue}
+  }
+  /// Returns true if `volumeCapability` has been explicitly set.
+  public var hasVolumeCapability: Bool {self._volumeCapability != nil}
+  /// Clears the value of `volumeCapability`. Subsequent reads from it will return its default value.
+  public mutating func clearVolumeCapability() {self._volumeCapability = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _capacityRange: Csi_V1_CapacityRange? = nil
+  fileprivate var _volumeCapability: Csi_V1_VolumeCapability? = nil
+}
+
+public nonisolated struct Csi_V1_ControllerExpandVolumeResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var capacityBytes: Int64 = 0
+
+  public var nodeExpansionRequired: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -1851,6 +2161,602 @@ nonisolated extension Csi_V1_ControllerServiceCapability.RPC: SwiftProtobuf.Mess
 
 nonisolated extension Csi_V1_ControllerServiceCapability.RPC.TypeEnum: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN\0\u{1}CREATE_DELETE_VOLUME\0\u{1}PUBLISH_UNPUBLISH_VOLUME\0\u{1}LIST_VOLUMES\0\u{1}GET_CAPACITY\0\u{1}CREATE_DELETE_SNAPSHOT\0\u{1}LIST_SNAPSHOTS\0\u{1}CLONE_VOLUME\0\u{1}PUBLISH_READONLY\0\u{1}EXPAND_VOLUME\0\u{1}LIST_VOLUMES_PUBLISHED_NODES\0\u{1}VOLUME_CONDITION\0\u{1}GET_VOLUME\0\u{1}SINGLE_NODE_MULTI_WRITER\0\u{1}MODIFY_VOLUME\0\u{1}GET_SNAPSHOT\0")
+}
+
+nonisolated extension Csi_V1_CreateVolumeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateVolumeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}capacity_range\0\u{3}volume_capabilities\0\u{1}parameters\0\u{1}secrets\0\u{3}volume_content_source\0\u{3}accessibility_requirements\0\u{3}mutable_parameters\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._capacityRange) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.volumeCapabilities) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.parameters) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.secrets) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._volumeContentSource) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._accessibilityRequirements) }()
+      case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.mutableParameters) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._capacityRange {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.volumeCapabilities.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.volumeCapabilities, fieldNumber: 3)
+    }
+    if !self.parameters.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.parameters, fieldNumber: 4)
+    }
+    if !self.secrets.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.secrets, fieldNumber: 5)
+    }
+    try { if let v = self._volumeContentSource {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._accessibilityRequirements {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if !self.mutableParameters.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.mutableParameters, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_CreateVolumeRequest, rhs: Csi_V1_CreateVolumeRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._capacityRange != rhs._capacityRange {return false}
+    if lhs.volumeCapabilities != rhs.volumeCapabilities {return false}
+    if lhs.parameters != rhs.parameters {return false}
+    if lhs.secrets != rhs.secrets {return false}
+    if lhs._volumeContentSource != rhs._volumeContentSource {return false}
+    if lhs._accessibilityRequirements != rhs._accessibilityRequirements {return false}
+    if lhs.mutableParameters != rhs.mutableParameters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_VolumeContentSource: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VolumeContentSource"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}snapshot\0\u{1}volume\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Csi_V1_VolumeContentSource.SnapshotSource?
+        var hadOneofValue = false
+        if let current = self.type {
+          hadOneofValue = true
+          if case .snapshot(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.type = .snapshot(v)
+        }
+      }()
+      case 2: try {
+        var v: Csi_V1_VolumeContentSource.VolumeSource?
+        var hadOneofValue = false
+        if let current = self.type {
+          hadOneofValue = true
+          if case .volume(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.type = .volume(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.type {
+    case .snapshot?: try {
+      guard case .snapshot(let v)? = self.type else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .volume?: try {
+      guard case .volume(let v)? = self.type else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_VolumeContentSource, rhs: Csi_V1_VolumeContentSource) -> Bool {
+    if lhs.type != rhs.type {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_VolumeContentSource.SnapshotSource: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Csi_V1_VolumeContentSource.protoMessageName + ".SnapshotSource"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snapshot_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.snapshotID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.snapshotID.isEmpty {
+      try visitor.visitSingularStringField(value: self.snapshotID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_VolumeContentSource.SnapshotSource, rhs: Csi_V1_VolumeContentSource.SnapshotSource) -> Bool {
+    if lhs.snapshotID != rhs.snapshotID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_VolumeContentSource.VolumeSource: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Csi_V1_VolumeContentSource.protoMessageName + ".VolumeSource"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}volume_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.volumeID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.volumeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.volumeID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_VolumeContentSource.VolumeSource, rhs: Csi_V1_VolumeContentSource.VolumeSource) -> Bool {
+    if lhs.volumeID != rhs.volumeID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_CreateVolumeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateVolumeResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}volume\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._volume) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._volume {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_CreateVolumeResponse, rhs: Csi_V1_CreateVolumeResponse) -> Bool {
+    if lhs._volume != rhs._volume {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_Volume: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Volume"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}capacity_bytes\0\u{3}volume_id\0\u{3}volume_context\0\u{3}content_source\0\u{3}accessible_topology\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.capacityBytes) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.volumeID) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.volumeContext) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._contentSource) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.accessibleTopology) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.capacityBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.capacityBytes, fieldNumber: 1)
+    }
+    if !self.volumeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.volumeID, fieldNumber: 2)
+    }
+    if !self.volumeContext.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.volumeContext, fieldNumber: 3)
+    }
+    try { if let v = self._contentSource {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.accessibleTopology.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.accessibleTopology, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_Volume, rhs: Csi_V1_Volume) -> Bool {
+    if lhs.capacityBytes != rhs.capacityBytes {return false}
+    if lhs.volumeID != rhs.volumeID {return false}
+    if lhs.volumeContext != rhs.volumeContext {return false}
+    if lhs._contentSource != rhs._contentSource {return false}
+    if lhs.accessibleTopology != rhs.accessibleTopology {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_TopologyRequirement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TopologyRequirement"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requisite\0\u{1}preferred\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.requisite) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.preferred) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requisite.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requisite, fieldNumber: 1)
+    }
+    if !self.preferred.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.preferred, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_TopologyRequirement, rhs: Csi_V1_TopologyRequirement) -> Bool {
+    if lhs.requisite != rhs.requisite {return false}
+    if lhs.preferred != rhs.preferred {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_DeleteVolumeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteVolumeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}volume_id\0\u{1}secrets\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.volumeID) }()
+      case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.secrets) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.volumeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.volumeID, fieldNumber: 1)
+    }
+    if !self.secrets.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.secrets, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_DeleteVolumeRequest, rhs: Csi_V1_DeleteVolumeRequest) -> Bool {
+    if lhs.volumeID != rhs.volumeID {return false}
+    if lhs.secrets != rhs.secrets {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_DeleteVolumeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteVolumeResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_DeleteVolumeResponse, rhs: Csi_V1_DeleteVolumeResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_ValidateVolumeCapabilitiesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ValidateVolumeCapabilitiesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}volume_id\0\u{3}volume_context\0\u{3}volume_capabilities\0\u{1}parameters\0\u{1}secrets\0\u{3}mutable_parameters\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.volumeID) }()
+      case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.volumeContext) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.volumeCapabilities) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.parameters) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.secrets) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.mutableParameters) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.volumeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.volumeID, fieldNumber: 1)
+    }
+    if !self.volumeContext.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.volumeContext, fieldNumber: 2)
+    }
+    if !self.volumeCapabilities.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.volumeCapabilities, fieldNumber: 3)
+    }
+    if !self.parameters.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.parameters, fieldNumber: 4)
+    }
+    if !self.secrets.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.secrets, fieldNumber: 5)
+    }
+    if !self.mutableParameters.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.mutableParameters, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesRequest, rhs: Csi_V1_ValidateVolumeCapabilitiesRequest) -> Bool {
+    if lhs.volumeID != rhs.volumeID {return false}
+    if lhs.volumeContext != rhs.volumeContext {return false}
+    if lhs.volumeCapabilities != rhs.volumeCapabilities {return false}
+    if lhs.parameters != rhs.parameters {return false}
+    if lhs.secrets != rhs.secrets {return false}
+    if lhs.mutableParameters != rhs.mutableParameters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_ValidateVolumeCapabilitiesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ValidateVolumeCapabilitiesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}confirmed\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._confirmed) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._confirmed {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesResponse, rhs: Csi_V1_ValidateVolumeCapabilitiesResponse) -> Bool {
+    if lhs._confirmed != rhs._confirmed {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_ValidateVolumeCapabilitiesResponse.Confirmed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Csi_V1_ValidateVolumeCapabilitiesResponse.protoMessageName + ".Confirmed"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}volume_context\0\u{3}volume_capabilities\0\u{1}parameters\0\u{3}mutable_parameters\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.volumeContext) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.volumeCapabilities) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.parameters) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.mutableParameters) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.volumeContext.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.volumeContext, fieldNumber: 1)
+    }
+    if !self.volumeCapabilities.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.volumeCapabilities, fieldNumber: 2)
+    }
+    if !self.parameters.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.parameters, fieldNumber: 3)
+    }
+    if !self.mutableParameters.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.mutableParameters, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesResponse.Confirmed, rhs: Csi_V1_ValidateVolumeCapabilitiesResponse.Confirmed) -> Bool {
+    if lhs.volumeContext != rhs.volumeContext {return false}
+    if lhs.volumeCapabilities != rhs.volumeCapabilities {return false}
+    if lhs.parameters != rhs.parameters {return false}
+    if lhs.mutableParameters != rhs.mutableParameters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_ControllerExpandVolumeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ControllerExpandVolumeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}volume_id\0\u{3}capacity_range\0\u{1}secrets\0\u{3}volume_capability\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.volumeID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._capacityRange) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.secrets) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._volumeCapability) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.volumeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.volumeID, fieldNumber: 1)
+    }
+    try { if let v = self._capacityRange {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.secrets.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.secrets, fieldNumber: 3)
+    }
+    try { if let v = self._volumeCapability {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ControllerExpandVolumeRequest, rhs: Csi_V1_ControllerExpandVolumeRequest) -> Bool {
+    if lhs.volumeID != rhs.volumeID {return false}
+    if lhs._capacityRange != rhs._capacityRange {return false}
+    if lhs.secrets != rhs.secrets {return false}
+    if lhs._volumeCapability != rhs._volumeCapability {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_ControllerExpandVolumeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ControllerExpandVolumeResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}capacity_bytes\0\u{3}node_expansion_required\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.capacityBytes) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.nodeExpansionRequired) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.capacityBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.capacityBytes, fieldNumber: 1)
+    }
+    if self.nodeExpansionRequired != false {
+      try visitor.visitSingularBoolField(value: self.nodeExpansionRequired, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ControllerExpandVolumeResponse, rhs: Csi_V1_ControllerExpandVolumeResponse) -> Bool {
+    if lhs.capacityBytes != rhs.capacityBytes {return false}
+    if lhs.nodeExpansionRequired != rhs.nodeExpansionRequired {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Csi_V1_NodeStageVolumeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -26,12 +26,13 @@ public struct IdentityService: Csi_V1_Identity.SimpleServiceProtocol {
 
     public func getPluginCapabilities(request: Csi_V1_GetPluginCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_GetPluginCapabilitiesResponse {
         try await recorder.record("GetPluginCapabilities") {
-            // No CONTROLLER_SERVICE: this process is a node plugin only.
+            // CONTROLLER_SERVICE only where this process serves it (--controllerserver), and
+            // accessibility constraints only with a topology to report (--domainlabels):
+            // NodeGetInfo must then return one. ceph-csi advertises the latter always.
             .with {
-                $0.capabilities = [
-                    .with { $0.volumeExpansion.type = .online },
-                    .with { $0.service.type = .volumeAccessibilityConstraints },
-                ]
+                $0.capabilities = [.with { $0.volumeExpansion.type = .online }]
+                if !info.topology.isEmpty { $0.capabilities.append(.with { $0.service.type = .volumeAccessibilityConstraints }) }
+                if info.servesController { $0.capabilities.insert(.with { $0.service.type = .controllerService }, at: 0) }
             }
         }
     }

@@ -54,11 +54,11 @@ public struct NodeHost: Sendable {
     }
 
     /// The real host: child processes through `runner`, state (FUSE mounts, logs) under
-    /// `stateDirectory`, clusters from ceph-csi's config file at `clusterConfigPath`, each
-    /// librados/librbd call bounded by `cephTimeout`.
+    /// `stateDirectory`, clusters from ceph-csi's config file, metadata through `metadata`
+    /// (librados/librbd, each call bounded by `cephTimeout`, as are device probes).
     public static func system(
-        runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusterConfigPath: String,
-        kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait()
+        runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusters: any ClusterLookup, kmsConfig: KMSConfig,
+        metadata: any CephMetadataReading, cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait()
     ) -> NodeHost {
         let mountTable = SystemMountTable()
         return NodeHost(
@@ -70,9 +70,9 @@ public struct NodeHost: Sendable {
             checker: FsckChecker(runner: runner),
             resizer: SystemResizer(runner: runner),
             luks: CryptSetup(runner: runner),
-            kmsConfig: KMSConfig(path: kmsConfigPath),
-            clusters: ClusterConfig(path: clusterConfigPath),
-            metadata: RadosMetadataReader(connections: RadosConnectionPool(limit: cephTimeout)),
+            kmsConfig: kmsConfig,
+            clusters: clusters,
+            metadata: metadata,
             mappers: [
                 .krbd: KernelRBDMapper(runner: runner),
                 .nbd: NBDMapper(runner: runner),

@@ -26,9 +26,13 @@ enum NodeRequestValidation {
         try canonical(path, "target path")
     }
 
+    /// A stats or expand path that is not canonical names no volume of this plugin: NOT_FOUND
+    /// (the spec's code for a path without a volume), and nothing is opened.
     static func volumePath(_ path: String) throws {
         guard !path.isEmpty else { throw CSIError.invalidArgument("volume path missing in request") }
-        try canonical(path, "volume path")
+        if let problem = CanonicalPath.problem(with: path) {
+            throw CSIError.notFound("no volume at \(String(path.prefix(512)).debugDescription): \(problem)")
+        }
     }
 
     /// Paths must be absolute, canonical and free of symbolic links (see `CanonicalPath`).

@@ -8,11 +8,14 @@ public struct PluginInfo: Sendable, Hashable {
     public var nodeID: String
     /// Topology segments of this node (from `--domainlabels`).
     public var topology: [String: String]
+    /// Whether this process serves the Controller service (`--controllerserver`).
+    public var servesController: Bool
 
-    public init(driverName: String, version: String, nodeID: String, topology: [String: String] = [:]) {
+    public init(driverName: String, version: String, nodeID: String, topology: [String: String] = [:], servesController: Bool = false) {
         self.driverName = driverName
         self.version = version
         self.nodeID = nodeID
         self.topology = topology
+        self.servesController = servesController
     }
 }

@@ -37,7 +37,7 @@ extension RPCError {
     /// UNAVAILABLE.
     private static func code(of error: CephAccessError) -> RPCError.Code {
         switch error {
-        case .imageNotFound, .unknownCluster, .poolNotFound, .journalEntryMissing: return .notFound
+        case .imageNotFound, .unknownCluster, .poolNotFound, .poolNamedNotFound, .journalEntryMissing: return .notFound
         case .timedOut, .callFailed(_, ETIMEDOUT): return .deadlineExceeded
         case .unreachable: return .unavailable
         case .accessDenied, .callFailed(_, EACCES), .callFailed(_, EPERM): return .permissionDenied

@@ -9,6 +9,8 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
     case badConfig(file: String, reason: String)
     /// No pool has the id a volume id names.
     case poolNotFound(id: Int64)
+    /// No pool has the name a request names.
+    case poolNamedNotFound(String)
     /// The journal entry of a volume id is missing, or lacks a required key.
     case journalEntryMissing(volumeID: String, reason: String)
     /// A librados/librbd call did not finish within its time limit.
@@ -26,6 +28,7 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
         case let .unknownCluster(id, file): return "clusterID \(id) not found in \(file)"
         case let .badConfig(file, reason): return "cluster config \(file) is invalid: \(reason)"
         case let .poolNotFound(id): return "no pool with id \(id) exists"
+        case let .poolNamedNotFound(name): return "pool \(name) does not exist"
         case let .journalEntryMissing(volumeID, reason): return "journal entry of volume \(volumeID) not found: \(reason)"
         case let .timedOut(operation, limit): return "\(operation) did not finish within \(limit)"
         case let .unreachable(monitors, reason): return "cannot connect to the Ceph monitors \(monitors): \(reason)"

@@ -53,6 +53,14 @@ public final class RadosConnection: @unchecked Sendable {
         return String(nulTerminated: buffer)
     }
 
+    /// The id of the pool named `name`.
+    public func poolID(named name: String) throws(CephAccessError) -> Int64 {
+        let result = rados_pool_lookup(cluster, name)
+        if result == -Int64(ENOENT) { throw .poolNamedNotFound(name) }
+        guard result >= 0 else { throw .callFailed(operation: "look up pool \(name)", errno: Int32(-result)) }
+        return result
+    }
+
     /// Runs `body` with an I/O context on `pool` and RADOS namespace `namespace`.
     public func withIOContext<R>(pool: String, namespace: String, _ body: (rados_ioctx_t) throws(CephAccessError) -> R) throws(CephAccessError) -> R {
         var ioctx: rados_ioctx_t?

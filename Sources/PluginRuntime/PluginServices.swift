@@ -1,17 +1,67 @@
 import CSIServices
+import CephAccess
 import GRPCCore
+import HostOperations
 import Logging
 
-/// The CSI services one plugin process serves, wired to the real host.
+/// The composition root: the one place where the concrete parts of the node and controller
+/// services are built (one librados connection pool for both) and the services wired.
 public enum PluginServices {
     /// Programs without which no node operation can work; Probe reports not-ready without them.
     public static let requiredTools = ["mount", "umount", "blkid"]
 
-    public static func make(info: PluginInfo, host: NodeHost, logger: Logger) -> [any RegistrableRPCService] {
-        [
-            IdentityService(info: info, readiness: ToolReadinessCheck(tools: requiredTools), logger: logger),
-            NodeService(info: info, host: host, logger: logger),
-            ControllerService(info: info, logger: logger),
+    /// The process's configuration, as its flags give it.
+    public struct Configuration: Sendable {
+        public var info: PluginInfo
+        public var servesNode: Bool
+        public var stateDirectory: String
+        public var clusterConfigPath: String
+        public var kmsConfigPath: String
+        public var cephTimeout: Duration
+        public var instanceID: String
+        public var inUseWait: InUseWait
+
+        public init(
+            info: PluginInfo, servesNode: Bool = true, stateDirectory: String, clusterConfigPath: String,
+            kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), instanceID: String = "default",
+            inUseWait: InUseWait = InUseWait()
+        ) {
+            self.info = info
+            self.servesNode = servesNode
+            self.stateDirectory = stateDirectory
+            self.clusterConfigPath = clusterConfigPath
+            self.kmsConfigPath = kmsConfigPath
+            self.cephTimeout = cephTimeout
+            self.instanceID = instanceID
+            self.inUseWait = inUseWait
+        }
+    }
+
+    /// The services of a process configured by `configuration`, on the real host and cluster.
+    public static func make(_ configuration: Configuration, logger: Logger) -> [any RegistrableRPCService] {
+        let connections = RadosConnectionPool(limit: configuration.cephTimeout)
+        let clusters = ClusterConfig(path: configuration.clusterConfigPath)
+        let kmsConfig = KMSConfig(path: configuration.kmsConfigPath)
+        let metadata = RadosMetadataReader(connections: connections)
+        let node = configuration.servesNode ? NodeHost.system(
+            stateDirectory: configuration.stateDirectory, clusters: clusters, kmsConfig: kmsConfig, metadata: metadata,
+            cephTimeout: configuration.cephTimeout, inUseWait: configuration.inUseWait
+        ) : nil
+        let controller = configuration.info.servesController ? ControllerHost(
+            clusters: clusters, provisioner: RadosVolumeProvisioner(connections: connections), metadata: metadata,
+            journal: VolumeJournal(instanceID: configuration.instanceID), kmsConfig: kmsConfig
+        ) : nil
+        return make(info: configuration.info, node: node, controller: controller, logger: logger)
+    }
+
+    /// The services over the given hosts (fakes in tests): Identity always, Node with a node
+    /// host, Controller always (it answers its capabilities, empty without a controller host).
+    public static func make(info: PluginInfo, node: NodeHost?, controller: ControllerHost?, logger: Logger) -> [any RegistrableRPCService] {
+        var services: [any RegistrableRPCService] = [
+            IdentityService(info: info, readiness: ToolReadinessCheck(tools: node == nil ? [] : requiredTools), logger: logger),
+            ControllerService(info: info, host: controller, logger: logger),
         ]
+        if let node { services.append(NodeService(info: info, host: node, logger: logger)) }
+        return services
     }
 }

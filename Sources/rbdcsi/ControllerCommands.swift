@@ -1,12 +1,12 @@
 import ArgumentParser
 import CSIProtocol
 
-/// `rbdcsi client controller caps`.
+/// `rbdcsi client controller caps|create|delete|expand|validate`.
 struct ControllerCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
         abstract: "Controller service calls.",
-        subcommands: [Caps.self]
+        subcommands: [Caps.self, Create.self, Delete.self, Expand.self, Validate.self]
     )
 
     struct Caps: AsyncParsableCommand {
@@ -16,6 +16,124 @@ struct ControllerCommands: AsyncParsableCommand {
         func run() async throws {
             try await client.call { grpc, options in
                 try await Csi_V1_Controller.Client(wrapping: grpc).controllerGetCapabilities(.init(), options: options)
+            }
+        }
+    }
+
+    /// Secrets for controller calls: `--secret` and `--secret-file`, as for node calls.
+    struct Secrets: ParsableArguments {
+        @Option(name: .customLong("secret"), help: "A non-sensitive secret entry KEY=VALUE, e.g. userID=… (repeatable).")
+        var secrets: [String] = []
+
+        @Option(name: .customLong("secret-file"), help: "A secret KEY=PATH read from a file, or standard input with '-' (repeatable).")
+        var secretFiles: [String] = []
+
+        func values() throws -> [String: String] {
+            var volume = VolumeArguments()
+            volume.secrets = secrets
+            volume.secretFiles = secretFiles
+            return try volume.secretValues()
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "CreateVolume.")
+        @ParentCommand var client: ClientCommand
+        @Option(help: "The request name (the PV name).")
+        var name: String
+        @Option(name: .customLong("size"), help: "Required bytes (rounded up as ceph-csi does: MiB below 1 GiB, else GiB).")
+        var size: Int64 = 0
+        @Flag(help: "Block access instead of a filesystem mount.")
+        var block = false
+        @Option(name: .customLong("access-mode"), help: "single-node-writer (default), multi-node-multi-writer, ….")
+        var accessMode: String = "single-node-writer"
+        @Option(name: .customLong("parameter"), help: "A StorageClass parameter KEY=VALUE (repeatable): clusterID, pool, imageFeatures, ….")
+        var parameters: [String] = []
+        @OptionGroup var secrets: Secrets
+
+        func run() async throws {
+            var volume = VolumeArguments()
+            volume.block = block
+            volume.accessMode = accessMode
+            let request = try Csi_V1_CreateVolumeRequest.with {
+                $0.name = name
+                if size > 0 { $0.capacityRange = .with { $0.requiredBytes = size } }
+                $0.volumeCapabilities = [try volume.capability()]
+                $0.parameters = try VolumeArguments.pairs(parameters, flag: "parameter")
+                $0.secrets = try secrets.values()
+            }
+            try await client.call { grpc, options in
+                try await Csi_V1_Controller.Client(wrapping: grpc).createVolume(request, options: options)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "DeleteVolume.")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id"), help: "Volume id.")
+        var volumeID: String
+        @OptionGroup var secrets: Secrets
+
+        func run() async throws {
+            let request = try Csi_V1_DeleteVolumeRequest.with {
+                $0.volumeID = volumeID
+                $0.secrets = try secrets.values()
+            }
+            try await client.call { grpc, options in
+                try await Csi_V1_Controller.Client(wrapping: grpc).deleteVolume(request, options: options)
+            }
+        }
+    }
+
+    struct Expand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "ControllerExpandVolume.")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id"), help: "Volume id.")
+        var volumeID: String
+        @Option(name: .customLong("size"), help: "Required bytes.")
+        var size: Int64
+        @Flag(help: "The volume is used as a raw block device (no node expansion needed).")
+        var block = false
+        @OptionGroup var secrets: Secrets
+
+        func run() async throws {
+            var volume = VolumeArguments()
+            volume.block = block
+            let request = try Csi_V1_ControllerExpandVolumeRequest.with {
+                $0.volumeID = volumeID
+                $0.capacityRange = .with { $0.requiredBytes = size }
+                $0.volumeCapability = try volume.capability()
+                $0.secrets = try secrets.values()
+            }
+            try await client.call { grpc, options in
+                try await Csi_V1_Controller.Client(wrapping: grpc).controllerExpandVolume(request, options: options)
+            }
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "ValidateVolumeCapabilities.")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id"), help: "Volume id.")
+        var volumeID: String
+        @Flag(help: "Block access instead of a filesystem mount.")
+        var block = false
+        @Option(name: .customLong("access-mode"), help: "single-node-writer (default), multi-node-multi-writer, ….")
+        var accessMode: String = "single-node-writer"
+        @OptionGroup var secrets: Secrets
+
+        func run() async throws {
+            var volume = VolumeArguments()
+            volume.block = block
+            volume.accessMode = accessMode
+            let request = try Csi_V1_ValidateVolumeCapabilitiesRequest.with {
+                $0.volumeID = volumeID
+                $0.volumeCapabilities = [try volume.capability()]
+                $0.secrets = try secrets.values()
+            }
+            try await client.call { grpc, options in
+                try await Csi_V1_Controller.Client(wrapping: grpc).validateVolumeCapabilities(request, options: options)
             }
         }
     }

@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Serve the Node service (--nodeserver or --nodeserver=true).")
     var nodeserver = false
 
-    @Flag(help: "Serve a Controller service; not implemented by this plugin, refused.")
+    @Flag(help: "Serve the Controller service: create, delete, validate and expand volumes (--controllerserver=true).")
     var controllerserver = false
 
     @Option(help: "CSI driver name, a DNS-1123 name of at most 63 characters.")
@@ -67,13 +67,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard type == "rbd" else {
             throw .badFlag("unsupported --type \(type): this plugin implements the rbd node server only")
         }
-        guard !controllerserver else {
-            throw .badFlag("--controllerserver is not supported: this plugin is a node plugin; run ceph-csi's controller for volume creation")
+        guard nodeserver || controllerserver else {
+            throw .badFlag("nothing to serve: pass --nodeserver=true and/or --controllerserver=true")
         }
-        guard nodeserver else {
-            throw .badFlag("nothing to serve: pass --nodeserver=true")
-        }
-        guard !nodeid.isEmpty else {
+        guard !nodeserver || !nodeid.isEmpty else {
             throw .badFlag("--nodeid is required with --nodeserver")
         }
         guard (1...600).contains(cephTimeout) else {
@@ -118,12 +115,14 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
-        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology)
+        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
         let server = PluginServer(
             endpoint: endpoint,
             services: PluginServices.make(
-                info: info,
-                host: .system(stateDirectory: stateDirectory, clusterConfigPath: clusterConfig, kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout)),
+                .init(
+                    info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
+                    kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid
+                ),
                 logger: logger
             ),
             logger: logger

@@ -2,6 +2,9 @@ import CSIProtocol
 import Foundation
 import GRPCCore
 import GRPCProtobuf
+import Logging
+import CSIServices
+import PluginRuntime
 import Testing
 
 @Suite("Identity, Node info and Controller capabilities over the unix socket")
@@ -14,14 +17,27 @@ struct IdentityAndNodeInfoTests {
         #expect(response.vendorVersion == "0.1.0")
     }
 
-    @Test func pluginCapabilitiesAreOnlineExpansionAndTopology() async throws {
+    @Test func pluginCapabilitiesAreControllerOnlineExpansionAndTopology() async throws {
         let response = try await TestPlugin.run { _, client in
             try await Csi_V1_Identity.Client(wrapping: client).getPluginCapabilities(.init())
         }
-        #expect(response.capabilities.count == 2)
+        #expect(response.capabilities.count == 3)
+        #expect(response.capabilities.contains { $0.service.type == .controllerService })
         #expect(response.capabilities.contains { $0.volumeExpansion.type == .online })
         #expect(response.capabilities.contains { $0.service.type == .volumeAccessibilityConstraints })
-        #expect(!response.capabilities.contains { $0.service.type == .controllerService })
+    }
+
+    @Test func nodeOnlyPluginWithoutTopologyAdvertisesNeitherControllerNorTopology() async throws {
+        let info = PluginInfo(driverName: "rbd.csi.ceph.com", version: "test", nodeID: "n1")
+        let services = PluginServices.make(info: info, node: nil, controller: nil, logger: Logger(label: "test"))
+        let response = try await TestPlugin.run(services: services) { _, client in
+            try await Csi_V1_Identity.Client(wrapping: client).getPluginCapabilities(.init())
+        }
+        #expect(response.capabilities.map(\.volumeExpansion.type) == [.online])
+        let controller = try await TestPlugin.run(services: services) { _, client in
+            try await Csi_V1_Controller.Client(wrapping: client).controllerGetCapabilities(.init())
+        }
+        #expect(controller.capabilities.isEmpty)
     }
 
     @Test func probeIsReadyWhenTheToolsAreThere() async throws {
@@ -48,17 +64,17 @@ struct IdentityAndNodeInfoTests {
         #expect(response.accessibleTopology.segments == ["topology.rbd.csi.ceph.com/zone": "zone-a"])
     }
 
-    @Test func controllerCapabilitiesAreEmpty() async throws {
+    @Test func controllerCapabilitiesAreVolumesAndExpansion() async throws {
         let response = try await TestPlugin.run { _, client in
             try await Csi_V1_Controller.Client(wrapping: client).controllerGetCapabilities(.init())
         }
-        #expect(response.capabilities.isEmpty)
+        #expect(response.capabilities.map(\.rpc.type) == [.createDeleteVolume, .expandVolume])
     }
 
     @Test func otherControllerRPCsAreUnimplemented() async throws {
-        // CreateVolume is not in our compact proto: call it by name with an empty message.
+        // ListVolumes is not in our compact proto: call it by name with an empty message.
         let code = try await TestPlugin.run { _, client -> RPCError.Code? in
-            let method = MethodDescriptor(fullyQualifiedService: "csi.v1.Controller", method: "CreateVolume")
+            let method = MethodDescriptor(fullyQualifiedService: "csi.v1.Controller", method: "ListVolumes")
             do {
                 _ = try await client.unary(
                     request: ClientRequest(message: Csi_V1_ProbeRequest()),

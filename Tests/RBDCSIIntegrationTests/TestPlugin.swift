@@ -25,7 +25,8 @@ struct TestPlugin {
         driverName: "rbd.csi.ceph.com",
         version: PluginVersion.current,
         nodeID: "test-node-1",
-        topology: ["topology.rbd.csi.ceph.com/zone": "zone-a"]
+        topology: ["topology.rbd.csi.ceph.com/zone": "zone-a"],
+        servesController: true
     )
 
     /// Starts the server with `services`, runs `body` with a connected client, then shuts the
@@ -48,7 +49,11 @@ struct TestPlugin {
         let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
         try CephTestCluster.writeConfig(in: directory, extraClusters: extraClusters)
         let logger = Logger(label: "test")
-        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(info: info, host: .system(stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json", cephTimeout: cephTimeout, inUseWait: inUseWait), logger: logger), logger: logger, limits: limits)
+        let configuration = PluginServices.Configuration(
+            info: info, stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json",
+            cephTimeout: cephTimeout, inUseWait: inUseWait
+        )
+        let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(configuration, logger: logger), logger: logger, limits: limits)
         let group = ServiceGroup(services: [server], logger: logger)
         let plugin = TestPlugin(directory: directory, endpoint: endpoint, server: server)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

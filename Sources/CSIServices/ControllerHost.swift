@@ -1,0 +1,28 @@
+import CephAccess
+
+/// Everything the Controller service touches, each behind a protocol so the RPC logic can run
+/// against fakes: the cluster config, the journal and image writes, image status and metadata.
+public struct ControllerHost: Sendable {
+    public var clusters: any ClusterLookup
+    public var provisioner: any VolumeProvisioning
+    public var metadata: any CephMetadataReading
+    /// The journal of this driver instance (`--instanceid`).
+    public var journal: VolumeJournal
+    /// ceph-csi's encryption KMS config file.
+    public var kmsConfig: KMSConfig
+
+    public init(clusters: any ClusterLookup, provisioner: any VolumeProvisioning, metadata: any CephMetadataReading, journal: VolumeJournal, kmsConfig: KMSConfig) {
+        self.clusters = clusters
+        self.provisioner = provisioner
+        self.metadata = metadata
+        self.journal = journal
+        self.kmsConfig = kmsConfig
+    }
+
+    /// Where and as whom to reach cluster `clusterID`, with the volume's RADOS namespace.
+    func access(_ clusterID: String, credentials: CephCredentials) async throws -> (ClusterAccess, radosNamespace: String) {
+        let cluster = try clusters.cluster(clusterID)
+        let access = ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: credentials)
+        return (access, cluster.rbd?.radosNamespace ?? "")
+    }
+}

@@ -1,0 +1,128 @@
+import CSIProtocol
+import CephAccess
+
+/// What CreateVolume is asked to do, read and checked from the request with ceph-csi's
+/// StorageClass parameters and messages (contract §5).
+struct CreateVolumeParameters {
+    var name: String
+    var clusterID: String
+    var pool: String
+    var dataPool: String?
+    var features: [String]?
+    var imagePrefix: String
+    var encrypted: Bool
+    var kmsID: String
+    var encryptionType: String
+    var owner: String
+    var sizeBytes: UInt64
+    var credentials: CephCredentials
+    var capabilities: [Csi_V1_VolumeCapability]
+    /// The StorageClass parameters the node gets back in the volume context.
+    var contextParameters: [String: String]
+
+    static let oneMiB: UInt64 = 1 << 20
+    static let oneGiB: UInt64 = 1 << 30
+
+    /// ceph-csi's size rule: no range is 1 GiB; below 1 GiB up to the next MiB, else up to the
+    /// next GiB. Beyond ceph-csi (the CSI spec): a rounded size above a non-zero limit is
+    /// OUT_OF_RANGE, and required 0 means the default.
+    static func roundedSize(_ range: Csi_V1_CapacityRange?) throws -> UInt64 {
+        guard let range, range.requiredBytes > 0 || range.limitBytes > 0 else { return oneGiB }
+        guard range.requiredBytes >= 0, range.limitBytes >= 0 else { throw CSIError(.outOfRange, "capacity range must not be negative") }
+        let required = range.requiredBytes > 0 ? UInt64(range.requiredBytes) : min(oneGiB, UInt64(range.limitBytes))
+        let unit = required < oneGiB ? oneMiB : oneGiB
+        let size = (required + unit - 1) / unit * unit
+        if range.limitBytes > 0 && size > UInt64(range.limitBytes) {
+            throw CSIError(.outOfRange, "size \(required) rounded up to \(size) bytes exceeds the limit of \(range.limitBytes) bytes")
+        }
+        return size
+    }
+
+    /// imageFeatures with ceph-csi's rules: known names, and each one's prerequisites.
+    static func features(_ text: String, mounter: String) throws -> [String] {
+        let features = text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        let requires = ["object-map": "exclusive-lock", "fast-diff": "object-map", "journaling": "exclusive-lock"]
+        for feature in features {
+            guard RBDImages.featureBits[feature] != nil else { throw CSIError.invalidArgument("invalid feature \(feature)") }
+            if let needed = requires[feature], !features.contains(needed) {
+                throw CSIError.invalidArgument("feature \(feature) requires \(needed) to be set")
+            }
+            if feature == "journaling" && mounter != "rbd-nbd" {
+                throw CSIError.invalidArgument("feature journaling requires mounter rbd-nbd to be set")
+            }
+        }
+        return features
+    }
+
+    init(_ request: Csi_V1_CreateVolumeRequest) throws {
+        guard !request.name.isEmpty else { throw CSIError.invalidArgument("volume Name cannot be empty") }
+        guard !request.volumeCapabilities.isEmpty else { throw CSIError.invalidArgument("volume Capabilities cannot be empty") }
+        name = request.name
+        capabilities = request.volumeCapabilities
+        for capability in capabilities {
+            guard capability.accessType != nil else { throw CSIError.invalidArgument("volume capability must have block or mount access type") }
+            let mode = capability.accessMode.mode
+            if (mode == .multiNodeMultiWriter || mode == .multiNodeSingleWriter) && !capability.isBlock {
+                throw CSIError.invalidArgument("multi node access modes are only supported on rbd `block` type volumes")
+            }
+            if (mode == .singleNodeReaderOnly || mode == .multiNodeReaderOnly) && !request.hasVolumeContentSource {
+                throw CSIError.invalidArgument("reader only access mode requires a volume content source")
+            }
+        }
+        if request.hasVolumeContentSource {
+            throw CSIError.invalidArgument("volume content sources (snapshots, clones) are not supported yet")
+        }
+        let parameters = request.parameters
+        func nonEmpty(_ key: String, _ message: String) throws -> String? {
+            guard let value = parameters[key] else { return nil }
+            guard !value.isEmpty else { throw CSIError.invalidArgument(message) }
+            return value
+        }
+        guard let clusterID = parameters["clusterID"], !clusterID.isEmpty else {
+            throw CSIError.invalidArgument("empty cluster ID to provision volume from")
+        }
+        self.clusterID = clusterID
+        if parameters["topologyConstrainedPools"] != nil {
+            throw CSIError.invalidArgument("topologyConstrainedPools is not supported yet")
+        }
+        guard let pool = parameters["pool"], !pool.isEmpty else {
+            throw CSIError.invalidArgument("missing or empty pool name to provision volume from")
+        }
+        self.pool = pool
+        dataPool = try nonEmpty("dataPool", "empty datapool name to provision volume from")
+        imagePrefix = try nonEmpty("volumeNamePrefix", "empty volume name prefix to provision volume from") ?? JournalEntry.defaultImagePrefix
+        let mounter = parameters["mounter"] ?? "rbd"
+        features = try nonEmpty("imageFeatures", "empty imageFeatures parameter").map { try Self.features($0, mounter: mounter) }
+        _ = try nonEmpty("radosNamespace", "empty radosNamespace parameter")
+        switch parameters["encrypted"]?.lowercased() {
+        case nil, "", "false": encrypted = false
+        case "true": encrypted = true
+        case let other?: throw CSIError.invalidArgument("encrypted must be true or false, not \(other)")
+        }
+        kmsID = parameters["encryptionKMSID"] ?? ""
+        encryptionType = parameters["encryptionType"] ?? "block"
+        if encrypted {
+            guard encryptionType == "block" else {
+                throw CSIError.invalidArgument("encryptionType \(encryptionType) is not supported; this plugin encrypts block devices (LUKS)")
+            }
+        }
+        owner = parameters["csi.storage.k8s.io/pvc/namespace"] ?? ""
+        sizeBytes = try Self.roundedSize(request.hasCapacityRange ? request.capacityRange : nil)
+        guard let credentials = CephCredentials(secrets: request.secrets) else {
+            throw CSIError.invalidArgument("provisioner secrets must contain userID and userKey")
+        }
+        self.credentials = credentials
+        contextParameters = parameters.filter { $0.key != "topologyConstrainedPools" && !$0.key.hasPrefix("csi.storage.k8s.io/") }
+    }
+
+    /// The journal keys beyond name and image that ceph-csi writes for this request.
+    var journalValues: [String: String] {
+        var values: [String: String] = [:]
+        if !owner.isEmpty { values[JournalEntry.Key.owner] = owner }
+        if encrypted {
+            values[JournalEntry.Key.kmsID] = kmsID.isEmpty ? "default" : kmsID
+            values[JournalEntry.Key.encryptionType] = encryptionType
+        }
+        return values
+    }
+}

@@ -1,0 +1,181 @@
+import CSIProtocol
+import CephAccess
+import Logging
+
+/// CreateVolume, DeleteVolume and ControllerExpandVolume on ceph-csi's on-disk layout
+/// (contract §3–§8): the omap journal, `csi-vol-<uuid>` images, encoded volume ids. Every
+/// step can be cut short by a crash and is finished or undone by the next call for the same
+/// name or id.
+struct VolumeProvisioner {
+    let host: ControllerHost
+    let logger: Logger
+
+    /// The image metadata key and value ceph-csi's controller sets on a new encrypted volume;
+    /// the node's first stage formats LUKS and sets `encrypted`.
+    static let encryptionStateKey = "rbd.csi.ceph.com/encrypted"
+    static let encryptionPrepared = "encryptionPrepared"
+
+    func create(_ parameters: CreateVolumeParameters) async throws -> Csi_V1_Volume {
+        let (access, radosNamespace): (ClusterAccess, String)
+        do {
+            (access, radosNamespace) = try await host.access(parameters.clusterID, credentials: parameters.credentials)
+        } catch let error as CephAccessError {
+            throw CSIError.invalidArgument("\(error)")
+        }
+        let location = PoolLocation(pool: parameters.pool, radosNamespace: radosNamespace)
+        let poolID: Int64
+        do {
+            poolID = try await host.provisioner.poolID(parameters.pool, access: access)
+        } catch CephAccessError.poolNamedNotFound(let pool) {
+            throw CSIError.invalidArgument("pool \(pool) to provision volume from does not exist")
+        }
+        var reuseUUID: String?
+        if let found = try await host.provisioner.reservation(of: parameters.name, at: location, journal: host.journal, access: access) {
+            let storedName = found.values?[JournalEntry.Key.requestName] ?? ""
+            if !storedName.isEmpty && storedName != parameters.name {
+                throw CSIError.internalError("internal state inconsistent, omap names mismatch, request name (\(parameters.name)) volume UUID (\(found.uuid)) volume omap name (\(storedName))")
+            }
+            if storedName == parameters.name, let existing = try await existingVolume(found, parameters: parameters, location: location, poolID: poolID, access: access) {
+                return existing
+            }
+            // A reservation cut short (entry missing or incomplete), or one whose image is gone:
+            // undone and made again with the same UUID.
+            logger.info("repairing an incomplete reservation", metadata: ["name": "\(parameters.name)", "uuid": "\(found.uuid)"])
+            try await host.provisioner.removeImage(location.image(found.imageName), access: access)
+            try await host.provisioner.undoReservation(uuid: found.uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
+            reuseUUID = found.uuid
+        }
+        let uuid = try await host.provisioner.reserve(
+            parameters.name, at: location, journal: host.journal, imagePrefix: parameters.imagePrefix,
+            values: parameters.journalValues, uuid: reuseUUID, access: access
+        )
+        let spec = location.image(parameters.imagePrefix + uuid)
+        do {
+            try await host.provisioner.createImage(spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, access: access)
+            try await finish(spec, uuid: uuid, location: location, parameters: parameters, access: access)
+        } catch {
+            // Nothing half-made is left: the image (if any), then the reservation.
+            try? await host.provisioner.removeImage(spec, access: access)
+            try? await host.provisioner.undoReservation(uuid: uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
+            throw error
+        }
+        logger.info("created volume", metadata: ["name": "\(parameters.name)", "image": "\(spec)", "bytes": "\(parameters.sizeBytes)"])
+        return try volume(uuid: uuid, poolID: poolID, size: parameters.sizeBytes, spec: spec, parameters: parameters)
+    }
+
+    /// Stores the image id, and for an encrypted volume the state the node's LUKS path expects.
+    private func finish(_ spec: ImageSpec, uuid: String, location: PoolLocation, parameters: CreateVolumeParameters, access: ClusterAccess) async throws {
+        let status = try await host.metadata.imageStatus(spec, access: access)
+        try await host.provisioner.setEntryValues([JournalEntry.Key.imageID: status.imageID], uuid: uuid, at: location, access: access)
+        if parameters.encrypted {
+            let state = try await host.metadata.imageMetadata(spec, keys: [Self.encryptionStateKey], access: access)[Self.encryptionStateKey] ?? ""
+            if state.isEmpty {
+                try await host.metadata.setImageMetadata(spec, key: Self.encryptionStateKey, value: Self.encryptionPrepared, access: access)
+            }
+        }
+    }
+
+    /// The volume an earlier call for the same name made, completed where it was cut short;
+    /// nil when its image is gone. Another size is ALREADY_EXISTS.
+    private func existingVolume(
+        _ found: VolumeJournal.Reservation, parameters: CreateVolumeParameters, location: PoolLocation, poolID: Int64, access: ClusterAccess
+    ) async throws -> Csi_V1_Volume? {
+        let values = found.values ?? [:]
+        if parameters.encrypted != (values[JournalEntry.Key.kmsID] != nil) ||
+            (parameters.encrypted && values[JournalEntry.Key.kmsID] != (parameters.kmsID.isEmpty ? "default" : parameters.kmsID)) {
+            throw CSIError(.alreadyExists, "volume \(parameters.name) already exists with other encryption settings")
+        }
+        let spec = location.image(found.imageName)
+        let status: ImageStatus
+        do {
+            status = try await host.metadata.imageStatus(spec, access: access)
+        } catch CephAccessError.imageNotFound {
+            return nil
+        }
+        guard status.size >= parameters.sizeBytes else {
+            throw CSIError(.alreadyExists, "volume \(parameters.name) already exists with a different size (\(status.size) bytes, \(parameters.sizeBytes) requested)")
+        }
+        try await finish(spec, uuid: found.uuid, location: location, parameters: parameters, access: access)
+        return try volume(uuid: found.uuid, poolID: poolID, size: status.size, spec: spec, parameters: parameters)
+    }
+
+    /// The response: the encoded id, and the context ceph-csi returns (pool, journalPool,
+    /// imageName, radosNamespace/dataPool when set, then every StorageClass parameter).
+    private func volume(uuid: String, poolID: Int64, size: UInt64, spec: ImageSpec, parameters: CreateVolumeParameters) throws -> Csi_V1_Volume {
+        let id: String
+        do {
+            id = try CSIVolumeID(clusterID: parameters.clusterID, poolID: poolID, objectUUID: uuid).encoded()
+        } catch {
+            throw CSIError.invalidArgument("\(error)")
+        }
+        var context = ["pool": spec.pool, "journalPool": spec.pool, "imageName": spec.image]
+        if !spec.radosNamespace.isEmpty { context["radosNamespace"] = spec.radosNamespace }
+        if let dataPool = parameters.dataPool { context["dataPool"] = dataPool }
+        context.merge(parameters.contextParameters) { $1 }
+        return .with {
+            $0.volumeID = id
+            $0.capacityBytes = Int64(size)
+            $0.volumeContext = context
+        }
+    }
+
+    /// Where a volume id's image is, or nil when the id names nothing that exists (an
+    /// undecodable id, an unknown cluster, a deleted pool).
+    func locate(_ volumeID: String, credentials: CephCredentials) async throws -> LocatedVolume? {
+        guard let id = try? CSIVolumeID(decoding: volumeID) else { return nil }
+        let access: ClusterAccess
+        let radosNamespace: String
+        do {
+            (access, radosNamespace) = try await host.access(id.clusterID, credentials: credentials)
+        } catch CephAccessError.unknownCluster {
+            return nil
+        }
+        let pool: String
+        do {
+            pool = try await host.provisioner.poolName(id: id.poolID, access: access)
+        } catch CephAccessError.poolNotFound {
+            return nil
+        }
+        let location = PoolLocation(pool: pool, radosNamespace: radosNamespace)
+        let values = try await host.provisioner.entry(uuid: id.objectUUID, at: location, access: access)
+        let reservation = VolumeJournal.Reservation(uuid: id.objectUUID, values: values)
+        return LocatedVolume(access: access, location: location, reservation: reservation)
+    }
+
+    /// A volume id resolved to its cluster, pool and journal entry.
+    struct LocatedVolume {
+        var access: ClusterAccess
+        var location: PoolLocation
+        var reservation: VolumeJournal.Reservation
+        var spec: ImageSpec { location.image(reservation.imageName) }
+        var requestName: String? { reservation.values?[JournalEntry.Key.requestName].flatMap { $0.isEmpty ? nil : $0 } }
+    }
+
+    /// Deletes the image (refused while a client maps it), then the journal entry; each step
+    /// is idempotent, so a delete cut short anywhere is finished by the next one.
+    func delete(_ volume: LocatedVolume) async throws {
+        let spec = volume.spec
+        do {
+            let status = try await host.metadata.imageStatus(spec, access: volume.access)
+            guard status.watchers.isEmpty else {
+                throw CSIError.failedPrecondition("rbd image \(spec) is still being used by \(status.watchers.joined(separator: ", ")); unstage it first")
+            }
+        } catch CephAccessError.imageNotFound {
+            // Gone already (or still in the trash): removeImage purges a leftover trash entry.
+        }
+        try await host.provisioner.removeImage(spec, access: volume.access)
+        try await host.provisioner.undoReservation(
+            uuid: volume.reservation.uuid, requestName: volume.requestName, at: volume.location, journal: host.journal, access: volume.access
+        )
+        logger.info("deleted volume", metadata: ["image": "\(spec)"])
+    }
+
+    /// Grows the image to `size` (never shrinks); the size it has afterwards.
+    func expand(_ volume: LocatedVolume, to size: UInt64) async throws -> UInt64 {
+        let status = try await host.metadata.imageStatus(volume.spec, access: volume.access)
+        guard status.size < size else { return status.size }
+        try await host.provisioner.growImage(volume.spec, to: size, access: volume.access)
+        logger.info("expanded volume", metadata: ["image": "\(volume.spec)", "from": "\(status.size)", "to": "\(size)"])
+        return size
+    }
+}

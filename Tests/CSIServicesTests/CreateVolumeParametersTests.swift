@@ -1,0 +1,49 @@
+import CSIProtocol
+import Testing
+
+@testable import CSIServices
+
+@Suite("CreateVolume parameters: sizes, features, StorageClass rules")
+struct CreateVolumeParametersTests {
+    static let MiB: Int64 = 1 << 20
+    static let GiB: Int64 = 1 << 30
+
+    static let sizes: [(Int64, Int64, Int64)] = [
+        (0, 0, GiB), (1, 0, MiB), (100 * MiB, 0, 100 * MiB), (100 * MiB + 1, 0, 101 * MiB),
+        (GiB, 0, GiB), (GiB + 1, 0, 2 * GiB), (10 * GiB, 10 * GiB, 10 * GiB), (0, 500 * MiB, 500 * MiB),
+    ]
+
+    @Test(arguments: sizes)
+    func sizesAreRoundedAsCephCSIRoundsThem(required: Int64, limit: Int64, expected: Int64) throws {
+        let range = Csi_V1_CapacityRange.with { $0.requiredBytes = required; $0.limitBytes = limit }
+        #expect(try CreateVolumeParameters.roundedSize(required == 0 && limit == 0 ? nil : range) == UInt64(expected))
+    }
+
+    @Test func roundedSizeAboveTheLimitIsOutOfRange() {
+        let error = #expect(throws: CSIError.self) {
+            try CreateVolumeParameters.roundedSize(.with { $0.requiredBytes = Self.GiB + 1; $0.limitBytes = Self.GiB + 1 })
+        }
+        #expect(error?.code == .outOfRange)
+    }
+
+    @Test func featuresNeedTheirPrerequisites() throws {
+        #expect(try CreateVolumeParameters.features("layering,exclusive-lock,object-map,fast-diff", mounter: "rbd") == ["layering", "exclusive-lock", "object-map", "fast-diff"])
+        #expect(throws: CSIError.self) { try CreateVolumeParameters.features("object-map", mounter: "rbd") }
+        #expect(throws: CSIError.self) { try CreateVolumeParameters.features("layering,striping", mounter: "rbd") }
+        #expect(throws: CSIError.self) { try CreateVolumeParameters.features("exclusive-lock,journaling", mounter: "rbd") }
+        #expect(try CreateVolumeParameters.features("exclusive-lock,journaling", mounter: "rbd-nbd") == ["exclusive-lock", "journaling"])
+    }
+
+    @Test func contextKeepsStorageClassParametersButKubernetesOnes() throws {
+        let request = Csi_V1_CreateVolumeRequest.with {
+            $0.name = "pvc-1"
+            $0.volumeCapabilities = [.with { $0.mount = .init(); $0.accessMode.mode = .singleNodeWriter }]
+            $0.parameters = ["clusterID": "c1", "pool": "rbd", "mapOptions": "krbd:lock_on_read", "csi.storage.k8s.io/pvc/namespace": "ns", "encrypted": "true"]
+            $0.secrets = ["userID": "u", "userKey": "k"]
+        }
+        let parameters = try CreateVolumeParameters(request)
+        #expect(parameters.contextParameters == ["clusterID": "c1", "pool": "rbd", "mapOptions": "krbd:lock_on_read", "encrypted": "true"])
+        #expect(parameters.journalValues == ["csi.volume.owner": "ns", "csi.volume.encryptKMS": "default", "csi.volume.encryptionType": "block"])
+        #expect(parameters.sizeBytes == 1 << 30)
+    }
+}

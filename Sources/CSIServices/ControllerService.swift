@@ -41,7 +41,7 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     public func createVolume(request: Csi_V1_CreateVolumeRequest, context: ServerContext) async throws -> Csi_V1_CreateVolumeResponse {
         try await recorder.record("CreateVolume", volumeID: request.name) {
             let provisioner = try served("CreateVolume")
-            let parameters = try CreateVolumeParameters(request)
+            let parameters = try CreateVolumeParameters(request, kmsConfig: provisioner.host.kmsConfig)
             let volume = try await names.withLock(request.name) { try await provisioner.create(parameters) }
             return .with { $0.volume = volume }
         }

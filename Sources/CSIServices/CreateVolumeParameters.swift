@@ -14,6 +14,9 @@ struct CreateVolumeParameters {
     var kmsID: String
     var encryptionType: String
     var owner: String
+    /// The metadata KMS's passphrase (secret `encryptionPassphrase`) when the volume's KMS
+    /// keeps a sealed key in the image; nil for the secrets default, which stores nothing.
+    var metadataKMSPassphrase: String?
     var sizeBytes: UInt64
     var credentials: CephCredentials
     var capabilities: [Csi_V1_VolumeCapability]
@@ -54,7 +57,7 @@ struct CreateVolumeParameters {
         return features
     }
 
-    init(_ request: Csi_V1_CreateVolumeRequest) throws {
+    init(_ request: Csi_V1_CreateVolumeRequest, kmsConfig: KMSConfig) throws {
         guard !request.name.isEmpty else { throw CSIError.invalidArgument("volume Name cannot be empty") }
         guard !request.volumeCapabilities.isEmpty else { throw CSIError.invalidArgument("volume Capabilities cannot be empty") }
         name = request.name
@@ -104,6 +107,13 @@ struct CreateVolumeParameters {
         if encrypted {
             guard encryptionType == "block" else {
                 throw CSIError.invalidArgument("encryptionType \(encryptionType) is not supported; this plugin encrypts block devices (LUKS)")
+            }
+        }
+        metadataKMSPassphrase = nil
+        if encrypted {
+            switch try EncryptionKMS.resolve(kmsID: kmsID, secrets: request.secrets, config: kmsConfig, passphraseRequired: false) {
+            case .metadata(let passphrase): metadataKMSPassphrase = passphrase
+            case .secrets: break
             }
         }
         owner = parameters["csi.storage.k8s.io/pvc/namespace"] ?? ""

@@ -13,11 +13,14 @@ enum EncryptionKMS: Sendable {
 
     /// The KMS of a stage request: `kmsID` from the volume context (empty for the default),
     /// its type from `config`. Unsupported types and missing passphrases are INVALID_ARGUMENT.
-    static func resolve(kmsID: String, secrets: [String: String], config: KMSConfig) throws -> EncryptionKMS {
+    /// `passphraseRequired` false (the controller): the default KMS needs no passphrase, as it
+    /// stores nothing; the metadata KMS still does, to seal the key it stores.
+    static func resolve(kmsID: String, secrets: [String: String], config: KMSConfig, passphraseRequired: Bool = true) throws -> EncryptionKMS {
         let type = kmsID.isEmpty ? "default" : try config.kmsType(of: kmsID)
         guard type == "default" || supportedTypes.contains(type) else {
             throw CSIError.invalidArgument("unsupported encryption KMS type \(type) (encryptionKMSID \(kmsID)); this plugin supports the secrets default and \(supportedTypes.joined(separator: ", "))")
         }
+        if type == "default" && !passphraseRequired { return .secrets(passphrase: secrets[passphraseSecret] ?? "") }
         guard let passphrase = secrets[passphraseSecret], !passphrase.isEmpty else {
             throw CSIError.invalidArgument("encrypted volume: stage secret \(passphraseSecret) missing (KMS \(type))")
         }

@@ -1,3 +1,4 @@
+import CephAccess
 import Crypto
 import Foundation
 import _CryptoExtras
@@ -25,6 +26,16 @@ struct SealedDEK: Codable, Sendable {
         let box = try AES.GCM.seal(Array(dek.utf8), using: key(passphrase: passphrase, volumeID: volumeID))
         let sealed = SealedDEK(dek: box.ciphertext + box.tag, nonce: Data(box.nonce))
         return String(decoding: try JSONEncoder().encode(sealed), as: UTF8.self)
+    }
+
+    /// A new DEK and its sealed form for `volumeID`. scrypt is memory-hard on purpose: it runs
+    /// off the cooperative pool, so that other RPCs are not held up behind it.
+    static func sealNew(passphrase: String, volumeID: String) async throws -> (dek: String, sealed: String) {
+        let dek = generate()
+        let sealed = try await BlockingCall.run("seal the encryption key of volume \(volumeID)", limit: .seconds(120)) {
+            try seal(dek, passphrase: passphrase, volumeID: volumeID)
+        }
+        return (dek, sealed)
     }
 
     /// The DEK in `text`; PERMISSION_DENIED when the passphrase does not open it.

@@ -82,10 +82,7 @@ struct VolumeEncryptor {
                 }
             }
             guard create else { throw CSIError.failedPrecondition("image \(spec) has no encryption key in its metadata (\(Key.dek))") }
-            let dek = SealedDEK.generate()
-            let sealed = try await BlockingCall.run("seal the encryption key of volume \(volumeID)", limit: .seconds(120)) {
-                try SealedDEK.seal(dek, passphrase: secret, volumeID: volumeID)
-            }
+            let (dek, sealed) = try await SealedDEK.sealNew(passphrase: secret, volumeID: volumeID)
             try await host.metadata.setImageMetadata(spec, key: Key.dek, value: sealed, access: access)
             return dek
         }

@@ -52,7 +52,7 @@ struct VolumeProvisioner {
         let spec = location.image(parameters.imagePrefix + uuid)
         do {
             try await host.provisioner.createImage(spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, access: access)
-            try await finish(spec, uuid: uuid, location: location, parameters: parameters, access: access)
+            try await finish(spec, uuid: uuid, poolID: poolID, location: location, parameters: parameters, access: access)
         } catch {
             // Nothing half-made is left: the image (if any), then the reservation.
             try? await host.provisioner.removeImage(spec, access: access)
@@ -63,15 +63,21 @@ struct VolumeProvisioner {
         return try volume(uuid: uuid, poolID: poolID, size: parameters.sizeBytes, spec: spec, parameters: parameters)
     }
 
-    /// Stores the image id, and for an encrypted volume the state the node's LUKS path expects.
-    private func finish(_ spec: ImageSpec, uuid: String, location: PoolLocation, parameters: CreateVolumeParameters, access: ClusterAccess) async throws {
+    /// Stores the image id, and for an encrypted volume what the node's LUKS path expects: the
+    /// state `encryptionPrepared` and, with the metadata KMS, a new DEK sealed for the volume id.
+    private func finish(_ spec: ImageSpec, uuid: String, poolID: Int64, location: PoolLocation, parameters: CreateVolumeParameters, access: ClusterAccess) async throws {
         let status = try await host.metadata.imageStatus(spec, access: access)
         try await host.provisioner.setEntryValues([JournalEntry.Key.imageID: status.imageID], uuid: uuid, at: location, access: access)
-        if parameters.encrypted {
-            let state = try await host.metadata.imageMetadata(spec, keys: [Self.encryptionStateKey], access: access)[Self.encryptionStateKey] ?? ""
-            if state.isEmpty {
-                try await host.metadata.setImageMetadata(spec, key: Self.encryptionStateKey, value: Self.encryptionPrepared, access: access)
-            }
+        guard parameters.encrypted else { return }
+        let keys = [Self.encryptionStateKey, VolumeEncryptor.Key.dek]
+        let metadata = try await host.metadata.imageMetadata(spec, keys: keys, access: access)
+        if let passphrase = parameters.metadataKMSPassphrase, metadata[VolumeEncryptor.Key.dek] == nil {
+            let volumeID = try volume(uuid: uuid, poolID: poolID, size: 0, spec: spec, parameters: parameters).volumeID
+            let (_, sealed) = try await SealedDEK.sealNew(passphrase: passphrase, volumeID: volumeID)
+            try await host.metadata.setImageMetadata(spec, key: VolumeEncryptor.Key.dek, value: sealed, access: access)
+        }
+        if (metadata[Self.encryptionStateKey] ?? "").isEmpty {
+            try await host.metadata.setImageMetadata(spec, key: Self.encryptionStateKey, value: Self.encryptionPrepared, access: access)
         }
     }
 
@@ -95,7 +101,7 @@ struct VolumeProvisioner {
         guard status.size >= parameters.sizeBytes else {
             throw CSIError(.alreadyExists, "volume \(parameters.name) already exists with a different size (\(status.size) bytes, \(parameters.sizeBytes) requested)")
         }
-        try await finish(spec, uuid: found.uuid, location: location, parameters: parameters, access: access)
+        try await finish(spec, uuid: found.uuid, poolID: poolID, location: location, parameters: parameters, access: access)
         return try volume(uuid: found.uuid, poolID: poolID, size: status.size, spec: spec, parameters: parameters)
     }
 

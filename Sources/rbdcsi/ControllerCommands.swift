@@ -29,10 +29,7 @@ struct ControllerCommands: AsyncParsableCommand {
         var secretFiles: [String] = []
 
         func values() throws -> [String: String] {
-            var volume = VolumeArguments()
-            volume.secrets = secrets
-            volume.secretFiles = secretFiles
-            return try volume.secretValues()
+            try VolumeArguments.secretValues(secrets: secrets, secretFiles: secretFiles)
         }
     }
 
@@ -52,13 +49,10 @@ struct ControllerCommands: AsyncParsableCommand {
         @OptionGroup var secrets: Secrets
 
         func run() async throws {
-            var volume = VolumeArguments()
-            volume.block = block
-            volume.accessMode = accessMode
             let request = try Csi_V1_CreateVolumeRequest.with {
                 $0.name = name
                 if size > 0 { $0.capacityRange = .with { $0.requiredBytes = size } }
-                $0.volumeCapabilities = [try volume.capability()]
+                $0.volumeCapabilities = [try VolumeArguments.capability(block: block, accessMode: accessMode)]
                 $0.parameters = try VolumeArguments.pairs(parameters, flag: "parameter")
                 $0.secrets = try secrets.values()
             }
@@ -98,12 +92,10 @@ struct ControllerCommands: AsyncParsableCommand {
         @OptionGroup var secrets: Secrets
 
         func run() async throws {
-            var volume = VolumeArguments()
-            volume.block = block
             let request = try Csi_V1_ControllerExpandVolumeRequest.with {
                 $0.volumeID = volumeID
                 $0.capacityRange = .with { $0.requiredBytes = size }
-                $0.volumeCapability = try volume.capability()
+                $0.volumeCapability = try VolumeArguments.capability(block: block)
                 $0.secrets = try secrets.values()
             }
             try await client.call { grpc, options in
@@ -124,12 +116,9 @@ struct ControllerCommands: AsyncParsableCommand {
         @OptionGroup var secrets: Secrets
 
         func run() async throws {
-            var volume = VolumeArguments()
-            volume.block = block
-            volume.accessMode = accessMode
             let request = try Csi_V1_ValidateVolumeCapabilitiesRequest.with {
                 $0.volumeID = volumeID
-                $0.volumeCapabilities = [try volume.capability()]
+                $0.volumeCapabilities = [try VolumeArguments.capability(block: block, accessMode: accessMode)]
                 $0.secrets = try secrets.values()
             }
             try await client.call { grpc, options in

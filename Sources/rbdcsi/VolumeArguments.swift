@@ -36,6 +36,10 @@ struct VolumeArguments: ParsableArguments {
 
     /// The request's secrets: `--secret` entries, then `--secret-file` entries read from their files.
     func secretValues() throws -> [String: String] {
+        try Self.secretValues(secrets: secrets, secretFiles: secretFiles)
+    }
+
+    static func secretValues(secrets: [String], secretFiles: [String]) throws -> [String: String] {
         var result = try Self.pairs(secrets, flag: "secret")
         for key in result.keys where Self.sensitiveSecrets.contains(key) {
             throw ValidationError("--secret \(key)=… would show the key in the process list; use --secret-file \(key)=PATH (or =- for standard input)")
@@ -61,6 +65,10 @@ struct VolumeArguments: ParsableArguments {
     }
 
     func capability() throws -> Csi_V1_VolumeCapability {
+        try Self.capability(block: block, fsType: fsType, mountFlags: mountFlags, accessMode: accessMode)
+    }
+
+    static func capability(block: Bool, fsType: String = "ext4", mountFlags: [String] = [], accessMode: String = "single-node-writer") throws -> Csi_V1_VolumeCapability {
         let modes: [String: Csi_V1_VolumeCapability.AccessMode.Mode] = [
             "single-node-writer": .singleNodeWriter, "single-node-reader-only": .singleNodeReaderOnly,
             "multi-node-reader-only": .multiNodeReaderOnly, "multi-node-single-writer": .multiNodeSingleWriter,

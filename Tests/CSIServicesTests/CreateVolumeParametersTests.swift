@@ -41,7 +41,7 @@ struct CreateVolumeParametersTests {
             $0.parameters = ["clusterID": "c1", "pool": "rbd", "mapOptions": "krbd:lock_on_read", "csi.storage.k8s.io/pvc/namespace": "ns", "encrypted": "true"]
             $0.secrets = ["userID": "u", "userKey": "k"]
         }
-        let parameters = try CreateVolumeParameters(request)
+        let parameters = try CreateVolumeParameters(request, kmsConfig: KMSConfig(path: "/nonexistent/kms.json"))
         #expect(parameters.contextParameters == ["clusterID": "c1", "pool": "rbd", "mapOptions": "krbd:lock_on_read", "encrypted": "true"])
         #expect(parameters.journalValues == ["csi.volume.owner": "ns", "csi.volume.encryptKMS": "default", "csi.volume.encryptionType": "block"])
         #expect(parameters.sizeBytes == 1 << 30)

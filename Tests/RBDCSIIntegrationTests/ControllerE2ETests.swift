@@ -4,6 +4,8 @@ import Foundation
 import GRPCCore
 import Testing
 
+@testable import CSIServices
+
 /// The Controller service (issue 10) against real Ceph: the journal as ceph-csi writes it,
 /// idempotency, repair of interrupted reservations, and a whole lifecycle through the node.
 @Suite("Controller against real Ceph (issue 10)", .enabled(if: CephTestCluster.isConfigured), .serialized)
@@ -226,6 +228,26 @@ struct ControllerE2ETests {
             let state = try await CephTestCluster.rbd(["image-meta", "get", "\(CephTestCluster.pool)/csi-vol-\(id.objectUUID)", "rbd.csi.ceph.com/encrypted"])
             #expect(state.trimmingCharacters(in: .whitespacesAndNewlines) == "encryptionPrepared")
             #expect(volume.volumeContext["encrypted"] == "true")
+            _ = try await controller.deleteVolume(.with { $0.volumeID = volume.volumeID; $0.secrets = Self.admin })
+        }
+    }
+
+    /// The metadata KMS: the controller seals a new DEK for the volume id into image metadata,
+    /// which the node opens with the same passphrase.
+    @Test func metadataKMSGetsASealedKeyFromTheController() async throws {
+        try await TestPlugin.run(kmsConfig: #"{"meta": {"encryptionKMSType": "metadata"}}"#) { _, client in
+            let controller = Csi_V1_Controller.Client(wrapping: client)
+            var request = Self.createRequest("pvc-\(UUID().uuidString.lowercased())", parameters: ["encrypted": "true", "encryptionKMSID": "meta"])
+            #expect(await code { _ = try await controller.createVolume(request) } == .invalidArgument)  // no passphrase
+            request.secrets["encryptionPassphrase"] = "controller passphrase"
+            let volume = try await controller.createVolume(request).volume
+            let id = try CSIVolumeID(decoding: volume.volumeID)
+            let image = "\(CephTestCluster.pool)/csi-vol-\(id.objectUUID)"
+            let sealed = try await CephTestCluster.rbd(["image-meta", "get", image, "rbd.csi.ceph.com/dek"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let dek = try SealedDEK.open(sealed, passphrase: "controller passphrase", volumeID: volume.volumeID)
+            #expect(dek.count == 28)
+            #expect(throws: CSIError.self) { try SealedDEK.open(sealed, passphrase: "wrong", volumeID: volume.volumeID) }
+            #expect(try await Self.omap("csi.volume.\(id.objectUUID)")["csi.volume.encryptKMS"] == "meta")
             _ = try await controller.deleteVolume(.with { $0.volumeID = volume.volumeID; $0.secrets = Self.admin })
         }
     }

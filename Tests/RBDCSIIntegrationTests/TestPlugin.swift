@@ -37,6 +37,7 @@ struct TestPlugin {
         inUseWait: InUseWait = InUseWait(),
         extraClusters: [CephTestCluster.ConfigEntry] = [],
         limits: ConnectionLimits = ConnectionLimits(),
+        kmsConfig: String? = nil,
         _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
     ) async throws -> R {
         let directory = try makeDirectory()
@@ -49,9 +50,10 @@ struct TestPlugin {
         let endpoint = PluginEndpoint(socketPath: directory + "/csi.sock")
         try CephTestCluster.writeConfig(in: directory, extraClusters: extraClusters)
         let logger = Logger(label: "test")
+        if let kmsConfig { try kmsConfig.write(toFile: directory + "/kms.json", atomically: true, encoding: .utf8) }
         let configuration = PluginServices.Configuration(
             info: info, stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json",
-            cephTimeout: cephTimeout, inUseWait: inUseWait
+            kmsConfigPath: directory + "/kms.json", cephTimeout: cephTimeout, inUseWait: inUseWait
         )
         let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(configuration, logger: logger), logger: logger, limits: limits)
         let group = ServiceGroup(services: [server], logger: logger)

@@ -95,15 +95,15 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
             let provisioner = try served("ValidateVolumeCapabilities")
             guard !request.volumeID.isEmpty else { throw CSIError.invalidArgument("empty volume ID in request") }
             guard !request.volumeCapabilities.isEmpty else { throw CSIError.invalidArgument("empty volume capabilities in request") }
-            // Beyond ceph-csi (which looks nothing up): an unknown volume is NOT_FOUND, as the spec asks.
-            guard let id = try? CSIVolumeID(decoding: request.volumeID) else {
+            // Beyond ceph-csi (which looks nothing up): an unknown volume is NOT_FOUND, as the
+            // spec asks. Without secrets only the id's form can be checked.
+            guard (try? CSIVolumeID(decoding: request.volumeID)) != nil else {
                 throw CSIError.notFound("volume \(request.volumeID) does not exist")
             }
             if let credentials = CephCredentials(secrets: request.secrets) {
                 guard let volume = try await provisioner.locate(request.volumeID, credentials: credentials), volume.requestName != nil else {
                     throw CSIError.notFound("volume \(request.volumeID) does not exist")
                 }
-                _ = id
             }
             if let unsupported = request.volumeCapabilities.first(where: { !Self.supports($0) }) {
                 return .with { $0.message = "unsupported capability: \(unsupported.isBlock ? "block" : "mount") access with mode \(unsupported.accessMode.mode)" }

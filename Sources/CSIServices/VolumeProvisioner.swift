@@ -72,7 +72,7 @@ struct VolumeProvisioner {
         let keys = [Self.encryptionStateKey, VolumeEncryptor.Key.dek]
         let metadata = try await host.metadata.imageMetadata(spec, keys: keys, access: access)
         if let passphrase = parameters.metadataKMSPassphrase, metadata[VolumeEncryptor.Key.dek] == nil {
-            let volumeID = try volume(uuid: uuid, poolID: poolID, size: 0, spec: spec, parameters: parameters).volumeID
+            let volumeID = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: uuid)
             let (_, sealed) = try await SealedDEK.sealNew(passphrase: passphrase, volumeID: volumeID)
             try await host.metadata.setImageMetadata(spec, key: VolumeEncryptor.Key.dek, value: sealed, access: access)
         }
@@ -108,12 +108,7 @@ struct VolumeProvisioner {
     /// The response: the encoded id, and the context ceph-csi returns (pool, journalPool,
     /// imageName, radosNamespace/dataPool when set, then every StorageClass parameter).
     private func volume(uuid: String, poolID: Int64, size: UInt64, spec: ImageSpec, parameters: CreateVolumeParameters) throws -> Csi_V1_Volume {
-        let id: String
-        do {
-            id = try CSIVolumeID(clusterID: parameters.clusterID, poolID: poolID, objectUUID: uuid).encoded()
-        } catch {
-            throw CSIError.invalidArgument("\(error)")
-        }
+        let id = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: uuid)
         var context = ["pool": spec.pool, "journalPool": spec.pool, "imageName": spec.image]
         if !spec.radosNamespace.isEmpty { context["radosNamespace"] = spec.radosNamespace }
         if let dataPool = parameters.dataPool { context["dataPool"] = dataPool }
@@ -122,6 +117,15 @@ struct VolumeProvisioner {
             $0.volumeID = id
             $0.capacityBytes = Int64(size)
             $0.volumeContext = context
+        }
+    }
+
+    /// The encoded volume id; a clusterID too long for it is INVALID_ARGUMENT.
+    static func volumeID(clusterID: String, poolID: Int64, uuid: String) throws -> String {
+        do {
+            return try CSIVolumeID(clusterID: clusterID, poolID: poolID, objectUUID: uuid).encoded()
+        } catch {
+            throw CSIError.invalidArgument("\(error)")
         }
     }
 

@@ -1,5 +1,9 @@
 import CLibCeph
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// ceph-csi's volume journal, as v3.12 writes it (contract §3): directory object
 /// `csi.volumes.<instanceid>` maps `csi.volume.<request name>` to a UUID, and object
 /// `csi.volume.<uuid>` holds the entry (`csi.volname`, `csi.imagename`, `csi.imageid`, …).
@@ -53,7 +57,7 @@ public struct VolumeJournal: Sendable {
             uuid = given ?? Self.randomUUID()
             if try RadosObjects.createExclusive(Self.entryObject(uuid), in: ioctx) { break }
             if attempt == (given == nil ? 5 : 1) {
-                throw .callFailed(operation: "reserve \(requestName): uuid conflicts exceeds retry threshold", errno: 17)
+                throw .callFailed(operation: "reserve \(requestName): uuid conflicts exceeds retry threshold", errno: EEXIST)
             }
         }
         do {

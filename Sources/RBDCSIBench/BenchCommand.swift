@@ -27,6 +27,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Calls per control-plane method.") var calls = 2000
     @Option(help: "Volumes staged during the control-plane benchmark.") var volumes = 50
     @Option(help: "Plugin starts for the start-up benchmark.") var starts = 10
+    @Option(help: "Sequential CreateVolume+DeleteVolume pairs.") var provisionRuns = 30
 
     func run() async throws {
         let setup = try BenchSetup(work: work)
@@ -54,7 +55,12 @@ struct BenchCommand: AsyncParsableCommand {
         try await withGRPCClient(
             transport: .http2NIOPosix(target: .unixDomainSocket(path: process.socket), transportSecurity: .plaintext)
         ) { client in
-            let benchmarks = Benchmarks(setup: setup, plugin: process, node: Csi_V1_Node.Client(wrapping: client), floorScript: floor)
+            let benchmarks = Benchmarks(
+                setup: setup, plugin: process, node: Csi_V1_Node.Client(wrapping: client),
+                controller: Csi_V1_Controller.Client(wrapping: client), floorScript: floor
+            )
+            print("provisioning …")
+            results["provisioning"] = try await benchmarks.provisioning(runs: provisionRuns, concurrent: 16, batches: 5)
             print("cycle overhead …")
             results["cycle"] = try await benchmarks.cycle(runs: cycles)
             print("parallel staging …")

@@ -23,6 +23,11 @@ enum BenchTable {
             let entry = stats(control[method])
             lines.append("| \(method) (\(control["volumes"] ?? "?") volumes staged) | \(f(entry["median_ms"], 3)) ms | \(f(entry["p99_ms"], 3)) ms (p99) | \(f(entry["calls_per_second"], 0)) calls/s |")
         }
+        let provisioning = section("provisioning")
+        let sequential = stats(provisioning["create_delete_sequential"])
+        lines.append("| CreateVolume + DeleteVolume, one after another | \(f(sequential["median_ms"])) ms | \(f(sequential["p95_ms"])) ms | |")
+        let concurrent = stats(provisioning["create_delete_concurrent"])
+        lines.append("| 16 CreateVolume + DeleteVolume pairs at once (wall) | \(f(concurrent["median_ms"])) ms | \(f(concurrent["p95_ms"])) ms | \(f(concurrent["pairs_per_second"], 1)) pairs/s |")
         let startup = stats(results["startup_to_probe"])
         lines.append("| start-up to first Probe | \(f(startup["median_ms"])) ms | \(f(startup["p95_ms"])) ms | |")
         lines.append("| resident set | idle \(f(results["idle_rss_mib"] as? Double)) MiB | | peak \(f(parallel["peak_rss_mib"] as? Double)) MiB (parallel), \(f(control["peak_rss_mib"] as? Double)) MiB (control plane) |")

@@ -9,6 +9,7 @@ struct Benchmarks {
     let setup: BenchSetup
     let plugin: PluginProcess
     let node: Csi_V1_Node.Client<HTTP2ClientTransport.Posix>
+    let controller: Csi_V1_Controller.Client<HTTP2ClientTransport.Posix>
     let floorScript: String
 
     /// 1. The full cycle through gRPC versus the same commands in a shell script, interleaved.
@@ -34,6 +35,39 @@ struct Benchmarks {
             "plugin": plugin.summary(), "shell_floor": shell.summary(),
             "ratio_median": plugin.median / shell.median, "ratio_p95": plugin.p95 / shell.p95,
         ]
+    }
+
+    /// 6. CreateVolume + DeleteVolume through the controller (journal, image, and back):
+    /// one pair after another, and `concurrent` pairs at once (wall time of the batch).
+    func provisioning(runs: Int, concurrent: Int, batches: Int) async throws -> [String: Any] {
+        let secrets = ["userID": setup.user, "userKey": setup.key]
+        let parameters = ["clusterID": BenchSetup.clusterID, "pool": setup.pool, "imageFeatures": "layering"]
+        @Sendable func pair(_ name: String) async throws {
+            let created = try await controller.createVolume(.with {
+                $0.name = name
+                $0.capacityRange = .with { $0.requiredBytes = 1 << 30 }
+                $0.volumeCapabilities = [.with { $0.mount = .init(); $0.accessMode.mode = .singleNodeWriter }]
+                $0.parameters = parameters
+                $0.secrets = secrets
+            })
+            _ = try await controller.deleteVolume(.with { $0.volumeID = created.volume.volumeID; $0.secrets = secrets })
+        }
+        try await pair("bench-warm-up")
+        var sequential = Samples()
+        for index in 0..<runs { sequential.append(try await measure { try await pair("bench-seq-\(index)") }) }
+        var batch = Samples()
+        for run in 0..<batches {
+            batch.append(try await measure {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<concurrent { group.addTask { try await pair("bench-par-\(run)-\(index)") } }
+                    try await group.waitForAll()
+                }
+            })
+        }
+        var parallel: [String: Any] = batch.summary()
+        parallel["pairs"] = concurrent
+        parallel["pairs_per_second"] = Double(concurrent) / (batch.median / 1000)
+        return ["create_delete_sequential": sequential.summary(), "create_delete_concurrent": parallel]
     }
 
     /// 2. N volumes staged at once; wall time against N × the single-volume time.

@@ -15,7 +15,7 @@ final class PluginProcess: @unchecked Sendable {
         socket = directory + "/csi.sock"
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
-            "--nodeserver=true", "--nodeid=bench-node", "--endpoint=unix://\(socket)",
+            "--nodeserver=true", "--controllerserver=true", "--nodeid=bench-node", "--endpoint=unix://\(socket)",
             "--cluster-config=\(clusterConfig)", "--statedir=\(directory)/state", "--log-level=warning",
         ]
         process.standardOutput = FileHandle.nullDevice

@@ -79,8 +79,9 @@ public struct FuseLoopMapper: ImageMapping {
     }
 
     /// Detaches the loop devices over the image file (found also after the FUSE mount was
-    /// lazily unmounted), unmounts the FUSE mount, and makes sure its rbd-fuse daemon is gone:
-    /// a daemon left running keeps a watch on the image and blocks its next stage.
+    /// lazily unmounted), unmounts the FUSE mount, and, when the mount was already gone, makes
+    /// sure its rbd-fuse daemon is: a daemon left running keeps a watch on the image and
+    /// blocks its next stage.
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {
         let directory = mountPoint(of: spec)
         let file = imageFile(of: spec)
@@ -93,8 +94,11 @@ public struct FuseLoopMapper: ImageMapping {
             // busy. Wait for the release, bounded, before unmounting.
             try await waitUntilReleased(file)
             try await runner.runChecked(Command("umount", [directory], timeout: timeout))
+        } else {
+            // Unmounted under us (lazily): its daemon lives on until its last loop device is
+            // gone, and may not end by itself. An unmounted daemon ends on its own.
+            try await endDaemons(of: directory)
         }
-        try await endDaemons(of: directory)
         try HostPaths.remove(directory)
     }
 }

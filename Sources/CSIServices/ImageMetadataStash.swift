@@ -31,6 +31,8 @@ public struct ImageMetadataStash: Codable, Sendable, Hashable {
         case encrypted, device, logDir, logFileStrategy, mounter, volumeID
     }
 
+    /// `unmapOptions` are the stash's mounter's own (`force`), as ceph-csi stores them: already
+    /// selected from the volume context's `krbd:…;nbd:…`.
     public init(spec: ImageSpec, mapper: MapperKind, unmapOptions: String) {
         pool = spec.pool
         radosNamespace = spec.radosNamespace
@@ -63,6 +65,16 @@ public struct ImageMetadataStash: Codable, Sendable, Hashable {
     }
 
     public var spec: ImageSpec { ImageSpec(pool: pool, radosNamespace: radosNamespace, image: image) }
+
+    /// The unmap options for the stash's mapper. ceph-csi stores them selected and plain
+    /// (`force`); stashes of rbdcsi before this version held the context's whole
+    /// `krbd:…;nbd:…` text, which is still understood.
+    public var mapperUnmapOptions: [String] {
+        if unmapOptions.contains(";") || unmapOptions.contains(":") {
+            return ((try? MapOptions(parsing: unmapOptions)) ?? MapOptions()).options(for: mapper)
+        }
+        return unmapOptions.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+    }
 
     public var mapper: MapperKind {
         if nbdAccess { return .nbd }

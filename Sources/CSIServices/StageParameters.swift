@@ -15,7 +15,6 @@ struct StageParameters {
     var pool: String
     var mapper: MapperKind
     var mapOptions: MapOptions
-    var unmapOptionsText: String
     var unmapOptions: MapOptions
     var mkfsOptions: [String]?
     var fsType: String
@@ -74,8 +73,7 @@ struct StageParameters {
         self.mapper = mapper
         do {
             mapOptions = try MapOptions(parsing: context["mapOptions"] ?? "")
-            unmapOptionsText = context["unmapOptions"] ?? ""
-            unmapOptions = try MapOptions(parsing: unmapOptionsText)
+            unmapOptions = try MapOptions(parsing: context["unmapOptions"] ?? "")
         } catch {
             throw CSIError.invalidArgument(error.description)
         }

@@ -62,7 +62,9 @@ struct VolumeStager {
             ? try EncryptionKMS.resolve(kmsID: parameters.encryptionKMSID, secrets: parameters.secrets, config: host.kmsConfig) : nil
 
         // The stash goes first, so that unstage can undo a stage that dies half-way.
-        var stash = ImageMetadataStash(spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptionsText)
+        var stash = ImageMetadataStash(
+            spec: spec, mapper: parameters.mapper, unmapOptions: parameters.unmapOptions.options(for: parameters.mapper).joined(separator: ",")
+        )
         stash.encrypted = parameters.encrypted
         stash.volumeID = parameters.volumeID
         try stash.write(to: parameters.stagingPath)
@@ -81,6 +83,11 @@ struct VolumeStager {
                 // its timeout after the kernel made the device) is this call's to undo too.
                 steps.mapped = true
                 device = try await mapper.map(request)
+                if parameters.mapper == .nbd {
+                    // ceph-csi records the rbd-nbd device in the stash (its healer needs it).
+                    stash.device = device
+                    try stash.write(to: parameters.stagingPath)
+                }
             }
             logger.debug("mapped", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)"])
             if let kms {
@@ -269,10 +276,8 @@ struct VolumeStager {
            let elsewhere = try mountPoints(of: device, volumeID: volumeID).first {
             throw CSIError.failedPrecondition("image \(stash.spec) is still mounted at \(elsewhere); not unmapping it")
         }
-        let unmapOptions: MapOptions
-        do { unmapOptions = try MapOptions(parsing: stash.unmapOptions) } catch { unmapOptions = MapOptions() }
         if stash.encrypted { try await encryptor.close(volumeID: volumeID) }
-        try await mapper.unmap(stash.spec, options: unmapOptions.options(for: stash.mapper))
+        try await mapper.unmap(stash.spec, options: stash.mapperUnmapOptions)
         try ImageMetadataStash.remove(from: stagingPath)
     }
 }

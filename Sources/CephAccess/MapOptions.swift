@@ -1,7 +1,9 @@
 import HostOperations
 
-/// The volume context's `mapOptions`/`unmapOptions`: `"krbd:o1,o2;nbd:o3"`, where a part
-/// without a prefix is for krbd (ceph-csi's syntax).
+/// The volume context's `mapOptions`/`unmapOptions`: `"krbd:o1,o2;nbd:o3"`, parsed as
+/// ceph-csi's `parseMapOptions` does: parts split at `;`, each at its first `:` (option values
+/// may hold more), the prefix `krbd` or `nbd` in any case, a part without one is krbd's, and
+/// the last part for a mounter wins.
 public struct MapOptions: Sendable, Hashable {
     public var krbd: [String] = []
     public var nbd: [String] = []
@@ -31,9 +33,9 @@ public struct MapOptions: Sendable, Hashable {
                 body = trimmed[trimmed.index(after: colon)...]
             }
             let options = body.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
-            switch prefix {
-            case "krbd", "rbd": krbd += options
-            case "nbd", "rbd-nbd": nbd += options
+            switch prefix.lowercased() {
+            case "krbd": krbd = options
+            case "nbd": nbd = options
             default: throw .unknownPrefix(prefix)
             }
         }

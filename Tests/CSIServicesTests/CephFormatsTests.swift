@@ -5,11 +5,29 @@ import Testing
 
 @Suite("ceph-csi formats: map options, device lists, stash")
 struct CephFormatsTests {
-    @Test func mapOptionsSplitByMounter() throws {
-        let options = try MapOptions(parsing: "krbd:lock_on_read,queue_depth=1024;nbd:try-netlink;noshare")
-        #expect(options.krbd == ["lock_on_read", "queue_depth=1024", "noshare"])
+    @Test func mapOptionsSplitByMounterAsCephCSIParsesThem() throws {
+        let options = try MapOptions(parsing: "krbd:lock_on_read,queue_depth=1024;nbd:try-netlink")
+        #expect(options.krbd == ["lock_on_read", "queue_depth=1024"])
         #expect(options.nbd == ["try-netlink"])
+        // Prefixes in any case; the last part for a mounter wins; no prefix is krbd.
+        let mixed = try MapOptions(parsing: "KRBD:a;Nbd:b;krbd:c;noshare")
+        #expect(mixed.krbd == ["noshare"])
+        #expect(mixed.nbd == ["b"])
+        // Values may hold ':' once the mounter is named.
+        #expect(try MapOptions(parsing: "krbd:read_from_replica=localize,crush_location=zone:zone1").krbd == ["read_from_replica=localize", "crush_location=zone:zone1"])
         #expect(throws: MapOptions.ParseError.self) { try MapOptions(parsing: "zfs:x") }
+        #expect(throws: MapOptions.ParseError.self) { try MapOptions(parsing: "rbd-nbd:x") }
+    }
+
+    @Test func stashUnmapOptionsAreTheMountersOwn() throws {
+        // ceph-csi v3.12 writes the selected options, plain.
+        let cephCSI = #"{"Version":3,"pool":"rbd","radosNamespace":"","image":"csi-vol-1","unmapOptions":"force","accessType":true,"encrypted":false,"device":"/dev/nbd0","logDir":"/var/log/ceph","logFileStrategy":"remove"}"#
+        let stash = try JSONDecoder().decode(ImageMetadataStash.self, from: Data(cephCSI.utf8))
+        #expect(stash.mapper == .nbd)
+        #expect(stash.mapperUnmapOptions == ["force"])
+        // Stashes of earlier rbdcsi versions held the whole context text.
+        let old = ImageMetadataStash(spec: ImageSpec(pool: "rbd", image: "i"), mapper: .nbd, unmapOptions: "krbd:force;nbd:timeout=5")
+        #expect(old.mapperUnmapOptions == ["timeout=5"])
     }
 
     @Test func nbdDefaultsYieldToGivenOptions() {
@@ -37,12 +55,12 @@ struct CephFormatsTests {
     }
 
     @Test func version3StashHasCephCSIsKeys() throws {
-        let stash = ImageMetadataStash(spec: ImageSpec(pool: "p", radosNamespace: "ns", image: "i"), mapper: .nbd, unmapOptions: "nbd:force")
+        let stash = ImageMetadataStash(spec: ImageSpec(pool: "p", radosNamespace: "ns", image: "i"), mapper: .nbd, unmapOptions: "force")
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(stash)) as? [String: Any]
         #expect(object?["Version"] as? Int == 3)
         #expect(object?["accessType"] as? Bool == true)
         #expect(object?["radosNamespace"] as? String == "ns")
-        #expect(object?["unmapOptions"] as? String == "nbd:force")
+        #expect(object?["unmapOptions"] as? String == "force")
         #expect(Set(object.map { Array($0.keys) } ?? []).isSuperset(of: ["pool", "image", "encrypted", "device", "logDir", "logFileStrategy"]))
     }
 }

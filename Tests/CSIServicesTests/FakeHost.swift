@@ -35,7 +35,7 @@ final class FakeHost: Sendable {
             formatter: Formatter(fake: self), checker: Checker(fake: self), resizer: Resizer(fake: self),
             luks: LUKS(fake: self), kmsConfig: KMSConfig(path: kmsConfigPath), clusters: Clusters(),
             metadata: Metadata(fake: self),
-            mappers: [.krbd: Mapper(fake: self), .fuse: Mapper(fake: self)],
+            mappers: [.krbd: Mapper(fake: self), .nbd: Mapper(fake: self, device: "/dev/nbd3"), .fuse: Mapper(fake: self)],
             devices: PluginDevices(fuseDirectory: "/nonexistent/rbdcsi-unit/fuse"),
             inUseWait: InUseWait(initialDelay: .milliseconds(1), factor: 2, checks: 4)
         )
@@ -145,12 +145,15 @@ final class FakeHost: Sendable {
 
     struct Mapper: ImageMapping {
         let fake: FakeHost
+        var device = "/dev/rbd7"
         func mappedDevice(of spec: ImageSpec) async throws -> String? { fake.mapped.withLock { $0[spec.description] } }
         func map(_ request: MapRequest) async throws -> String {
             fake.record("map \(request.spec) ro=\(request.readOnly) key=\(!request.key.isEmpty)")
             if let failure = fake.mapFailure.withLock({ $0 }) { throw failure }
-            return "/dev/rbd7"
+            return device
         }
-        func unmap(_ spec: ImageSpec, options: [String]) async throws { fake.record("unmap \(spec)") }
+        func unmap(_ spec: ImageSpec, options: [String]) async throws {
+            fake.record("unmap \(spec)" + (options.isEmpty ? "" : " options=\(options.joined(separator: ","))"))
+        }
     }
 }

@@ -102,6 +102,30 @@ struct StageOwnershipTests {
         #expect(!fake.recorded.contains { $0.hasPrefix("unmap") })
     }
 
+    // Issue 12: the stash holds the mounter's own unmap options and the rbd-nbd device, as
+    // ceph-csi writes it, and unstage uses them.
+    @Test func stashHasTheMountersUnmapOptionsAndTheNBDDevice() async throws {
+        var staged = request("vol-1", at: "s1")
+        staged.volumeContext["mounter"] = "rbd-nbd"
+        staged.volumeContext["unmapOptions"] = "krbd:force;nbd:timeout=5"
+        try await stager.stage(StageParameters(staged))
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/s1/image-meta.json"))) as? [String: Any]
+        #expect(object?["unmapOptions"] as? String == "timeout=5")
+        #expect(object?["accessType"] as? Bool == true)
+        #expect(object?["device"] as? String == "/dev/nbd3")
+        try FileManager.default.removeItem(atPath: "\(root)/s1/vol-1")  // the fake mount is gone; its point stays
+        fake.mounts.withLock { $0.removeAll() }
+        try await stager.unstage(volumeID: "vol-1", stagingPath: "\(root)/s1")
+        #expect(fake.recorded.last == "unmap rbd/vol-1 options=timeout=5")
+    }
+
+    @Test func cephCSIStashOfAnNBDVolumeUnmapsWithItsOptions() async throws {
+        let json = #"{"Version":3,"pool":"rbd","radosNamespace":"","image":"csi-vol-x","unmapOptions":"force","accessType":true,"encrypted":false,"device":"/dev/nbd0","logDir":"","logFileStrategy":""}"#
+        try json.write(toFile: "\(root)/s1/image-meta.json", atomically: true, encoding: .utf8)
+        try await stager.unstage(volumeID: "vol-x", stagingPath: "\(root)/s1")
+        #expect(fake.recorded == ["unmap rbd/csi-vol-x options=force"])
+    }
+
     // Item 10: control characters in ids are refused before anything is logged or run.
     @Test(arguments: ["vol\nforged", "vol\u{1B}[2J", "vol\u{0}x", "vol\u{7F}"])
     func volumeIDsWithControlCharactersAreInvalid(id: String) throws {

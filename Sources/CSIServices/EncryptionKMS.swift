@@ -16,7 +16,8 @@ enum EncryptionKMS: Sendable {
     /// `passphraseRequired` false (the controller): the default KMS needs no passphrase, as it
     /// stores nothing; the metadata KMS still does, to seal the key it stores.
     static func resolve(kmsID: String, secrets: [String: String], config: KMSConfig, passphraseRequired: Bool = true) throws -> EncryptionKMS {
-        let type = kmsID.isEmpty ? "default" : try config.kmsType(of: kmsID)
+        // ceph-csi: no KMS id, or the id `default`, is the secrets default, with no config entry.
+        let type = kmsID.isEmpty || kmsID == "default" ? "default" : try config.kmsType(of: kmsID)
         guard type == "default" || supportedTypes.contains(type) else {
             throw CSIError.invalidArgument("unsupported encryption KMS type \(type) (encryptionKMSID \(kmsID)); this plugin supports the secrets default and \(supportedTypes.joined(separator: ", "))")
         }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// ceph-csi's encryption KMS config file: `{"<kmsID>": {"encryptionKMSType": "metadata", …}}`,
-/// default `/etc/ceph-csi-encryption-kms-config/config.json`, read on every use (a ConfigMap).
+/// ceph-csi's encryption KMS config file: `{"<kmsID>": {"encryptionKMSType": "metadata", …}}`
+/// (older configs name the type `KMS_PROVIDER`), default
+/// `/etc/ceph-csi-encryption-kms-config/config.json`, read on every use (a ConfigMap).
 public struct KMSConfig: Sendable {
     public static let defaultPath = "/etc/ceph-csi-encryption-kms-config/config.json"
     public let path: String
@@ -22,7 +23,7 @@ public struct KMSConfig: Sendable {
         guard let entry = object[kmsID] as? [String: Any] else {
             throw CSIError.invalidArgument("encryptionKMSID \(kmsID) not found in \(path)")
         }
-        guard let type = entry["encryptionKMSType"] as? String, !type.isEmpty else {
+        guard let type = (entry["encryptionKMSType"] ?? entry["KMS_PROVIDER"]) as? String, !type.isEmpty else {
             throw CSIError.invalidArgument("KMS \(kmsID) in \(path) has no encryptionKMSType")
         }
         return type

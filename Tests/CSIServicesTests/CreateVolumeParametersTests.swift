@@ -46,4 +46,19 @@ struct CreateVolumeParametersTests {
         #expect(parameters.journalValues == ["csi.volume.owner": "ns", "csi.volume.encryptKMS": "default", "csi.volume.encryptionType": "block"])
         #expect(parameters.sizeBytes == 1 << 30)
     }
+
+    @Test func kmsConfigAsCephCSIReadsIt() throws {
+        let path = "/tmp/rbdcsi-kms-\(Int.random(in: 0..<1_000_000)).json"
+        try #"{"meta": {"encryptionKMSType": "metadata"}, "old": {"KMS_PROVIDER": "metadata"}, "vault": {"encryptionKMSType": "vault"}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let config = KMSConfig(path: path)
+        #expect(try config.kmsType(of: "meta") == "metadata")
+        #expect(try config.kmsType(of: "old") == "metadata")
+        let secrets = ["encryptionPassphrase": "p"]
+        guard case .metadata = try EncryptionKMS.resolve(kmsID: "old", secrets: secrets, config: config) else { Issue.record("old-style entry not metadata"); return }
+        // The id `default` is the secrets default and needs no config entry.
+        guard case .secrets = try EncryptionKMS.resolve(kmsID: "default", secrets: secrets, config: config) else { Issue.record("default not secrets"); return }
+        #expect(throws: CSIError.self) { try EncryptionKMS.resolve(kmsID: "vault", secrets: secrets, config: config) }
+        #expect(throws: CSIError.self) { try EncryptionKMS.resolve(kmsID: "missing", secrets: secrets, config: config) }
+    }
 }

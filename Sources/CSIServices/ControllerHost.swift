@@ -22,7 +22,6 @@ public struct ControllerHost: Sendable {
     /// Where and as whom to reach cluster `clusterID`, with the volume's RADOS namespace.
     func access(_ clusterID: String, credentials: CephCredentials) async throws -> (ClusterAccess, radosNamespace: String) {
         let cluster = try clusters.cluster(clusterID)
-        let access = ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: credentials)
-        return (access, cluster.rbd?.radosNamespace ?? "")
+        return (await ClusterAccess.resolving(cluster, credentials: credentials), cluster.rbd?.radosNamespace ?? "")
     }
 }

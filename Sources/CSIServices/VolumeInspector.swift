@@ -27,8 +27,14 @@ struct VolumeInspector {
         }
         let device = PluginDevices.device(of: mount)
         guard HostPaths.exists(device) else { return Self.abnormal("device \(device) of \(path) is gone") }
-        if let problem = backendProblem(device: device) { return Self.abnormal(problem) }
-        if let problem = await host.health.problem(of: device, fuseMount: fuseMount(of: device)) { return Self.abnormal(problem) }
+        var fuseMount: String?
+        switch fuseBackend(of: device) {
+        case .none: break
+        case .attached(let mount): fuseMount = mount
+        case .detached(let file):
+            return Self.abnormal("the rbd-fuse mount serving \(device) is gone (unmounted while in use); \(device) now reads from \(file) on a detached mount")
+        }
+        if let problem = await host.health.problem(of: device, fuseMount: fuseMount) { return Self.abnormal(problem) }
         if mount.fsType == "devtmpfs" {
             let size = try HostPaths.size(of: device)
             return .with {
@@ -53,23 +59,23 @@ struct VolumeInspector {
         }
     }
 
-    /// The rbd-fuse mount behind a loop device of this plugin, if `device` is one.
-    private func fuseMount(of device: String) -> String? {
-        guard device.hasPrefix("/dev/loop"), let backing = LoopDevices.backingFile(ofLoop: String(device.dropFirst("/dev/".count))),
-              backing.hasPrefix(host.devices.fuseDirectory + "/"), let slash = backing.lastIndex(of: "/") else { return nil }
-        return String(backing[..<slash])
+    /// What serves a loop device of this plugin, from one read of sysfs.
+    private enum FuseBackend {
+        /// Not a loop device: nothing beyond the device itself.
+        case none
+        /// The rbd-fuse mount the image file lies in.
+        case attached(mount: String)
+        /// The FUSE mount was lazily unmounted: the volume still reads from a daemon nothing
+        /// can reach or stop any more; `file` is the path sysfs now shows.
+        case detached(file: String)
     }
 
-    /// A loop device over an rbd-fuse file whose FUSE mount is gone (lazily unmounted): the
-    /// volume still reads from a daemon nothing can reach or stop any more.
-    private func backendProblem(device: String) -> String? {
-        guard device.hasPrefix("/dev/loop"), let backing = LoopDevices.backingFile(ofLoop: String(device.dropFirst("/dev/".count))) else { return nil }
+    private func fuseBackend(of device: String) -> FuseBackend {
+        guard device.hasPrefix("/dev/loop"), let backing = LoopDevices.backingFile(ofLoop: String(device.dropFirst("/dev/".count))) else { return .none }
         // Attached, sysfs shows the full path under the FUSE directory; once the mount is
         // detached, only the path inside it (`/<image>`).
-        if !backing.hasPrefix(host.devices.fuseDirectory + "/") {
-            return "the rbd-fuse mount serving \(device) is gone (unmounted while in use); \(device) now reads from \(backing) on a detached mount"
-        }
-        return nil
+        guard backing.hasPrefix(host.devices.fuseDirectory + "/"), let slash = backing.lastIndex(of: "/") else { return .detached(file: backing) }
+        return .attached(mount: String(backing[..<slash]))
     }
 
     private static func abnormal(_ message: String) -> Csi_V1_NodeGetVolumeStatsResponse {

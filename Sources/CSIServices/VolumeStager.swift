@@ -14,7 +14,6 @@ struct VolumeStager {
     /// What one stage call did itself: its undo reverses exactly these steps and nothing it
     /// found done (a mapping or LUKS layer of an earlier stage is left to unstage).
     private struct Steps {
-        var wroteNewStash = false
         var reusedMapping = false
         var mapped = false
         var openedLUKS = false
@@ -68,7 +67,7 @@ struct VolumeStager {
         stash.encrypted = parameters.encrypted
         stash.volumeID = parameters.volumeID
         try stash.write(to: parameters.stagingPath)
-        var steps = Steps(wroteNewStash: existingStash == nil, reusedMapping: existingDevice != nil)
+        var steps = Steps(reusedMapping: existingDevice != nil)
         do {
             var device: String
             if let existingDevice {
@@ -132,7 +131,7 @@ struct VolumeStager {
     private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess) {
         guard !parameters.staticVolume else {
             let cluster = try host.clusters.cluster(parameters.clusterID)
-            let access = ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: parameters.credentials)
+            let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
             return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID), access)
         }
         let id: CSIVolumeID
@@ -147,7 +146,7 @@ struct VolumeStager {
             ])
         }
         let cluster = try host.clusters.cluster(id.clusterID)
-        let access = ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: parameters.credentials)
+        let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
         let entry = try await host.metadata.journalEntry(of: id, volumeID: parameters.volumeID, radosNamespace: cluster.rbd?.radosNamespace ?? "", access: access)
         logger.debug("journal entry", metadata: ["volume": "\(parameters.volumeID)", "image": "\(entry.spec)", "request": "\(entry.requestName)"])
         return (entry.spec, access)

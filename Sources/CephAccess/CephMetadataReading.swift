@@ -55,8 +55,6 @@ public struct RadosMetadataReader: CephMetadataReading {
         _ spec: ImageSpec, access: ClusterAccess, operation: String,
         _ body: @escaping @Sendable (rados_ioctx_t) throws(CephAccessError) -> R
     ) async throws -> R {
-        try await connections.withConnection(to: access, operation: operation) { connection in
-            try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace, body)
-        }
+        try await connections.withIOContext(pool: spec.pool, namespace: spec.radosNamespace, access: access, operation: operation, body)
     }
 }

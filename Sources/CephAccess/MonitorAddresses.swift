@@ -34,7 +34,7 @@ public enum MonitorAddresses {
         guard let (host, port) = hostAndPort(address) else { return address }
         if let cached = known.withLock({ $0[address] }) { return cached }
         let prefix = try? await BlockingExecutor.shared.run("read the banner of monitor \(address)", limit: limit + .milliseconds(500)) {
-            banner(host: host, port: port, limitMillis: Int32(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000))
+            banner(host: host, port: port, limit: limit)
         }
         guard let protocolPrefix = prefix ?? nil else { return address }
         let resolved = "\(protocolPrefix):\(address)"
@@ -67,7 +67,7 @@ public enum MonitorAddresses {
     }
 
     /// Connects (bounded) and reads the banner; blocking, so it runs on the executor.
-    private static func banner(host: String, port: String, limitMillis: Int32) -> String? {
+    private static func banner(host: String, port: String, limit: Duration) -> String? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
@@ -78,13 +78,12 @@ public enum MonitorAddresses {
         defer { close(fd) }
         if connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 && errno != EINPROGRESS { return nil }
         var bytes: [UInt8] = []
-        let deadline = ContinuousClock.now + .milliseconds(Int(limitMillis))
+        let deadline = ContinuousClock.now + limit
         while bytes.count < 9 {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { return nil }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let millis = Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000) + 1
-            let ready = poll(&entry, 1, millis)
+            let ready = poll(&entry, 1, Int32(clamping: remaining.milliseconds))
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { return nil }
             var chunk = [UInt8](repeating: 0, count: 9 - bytes.count)

@@ -1,3 +1,5 @@
+import CLibCeph
+
 /// Connected librados handles shared by calls to the same cluster as the same user, as
 /// ceph-csi's connection pool does: one handle per (monitors, user, key), closed after it has
 /// been idle for `idleExpiry`. Every connect and call is bounded by `limit`.
@@ -86,5 +88,18 @@ public actor RadosConnectionPool {
         entries = entries.filter { $0.value.users > 0 || now - $0.value.lastUsed < idleExpiry }
         if entries.isEmpty { sweeper = nil }
         return !entries.isEmpty
+    }
+}
+
+extension RadosConnectionPool {
+    /// Runs the blocking `body` with an I/O context on `pool` and RADOS namespace `namespace`,
+    /// over a pooled connection to `access`, bounded like `withConnection`.
+    public func withIOContext<R: Sendable>(
+        pool: String, namespace: String, access: ClusterAccess, operation: String,
+        _ body: @escaping @Sendable (rados_ioctx_t) throws(CephAccessError) -> R
+    ) async throws -> R {
+        try await withConnection(to: access, operation: operation) { connection in
+            try connection.withIOContext(pool: pool, namespace: namespace, body)
+        }
     }
 }

@@ -105,8 +105,6 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
         _ location: PoolLocation, _ access: ClusterAccess, _ operation: String,
         _ body: @escaping @Sendable (rados_ioctx_t) throws(CephAccessError) -> R
     ) async throws -> R {
-        try await connections.withConnection(to: access, operation: operation) { connection in
-            try connection.withIOContext(pool: location.pool, namespace: location.radosNamespace, body)
-        }
+        try await connections.withIOContext(pool: location.pool, namespace: location.radosNamespace, access: access, operation: operation, body)
     }
 }

@@ -303,7 +303,7 @@ enum Monotonic {
 
 extension Duration {
     /// The duration in whole milliseconds (rounded up, so a 1 µs timeout is not zero).
-    var milliseconds: Int64 {
+    public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
     }

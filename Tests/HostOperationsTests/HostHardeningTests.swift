@@ -49,7 +49,7 @@ struct HostHardeningTests {
         let file = root + "/real/data"
         try "precious".write(toFile: file, atomically: false, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: root + "/real/full/inner", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/real/empty-file", contents: nil)
+        _ = FileManager.default.createFile(atPath: root + "/real/empty-file", contents: nil)
         try FileManager.default.createDirectory(atPath: root + "/real/empty-dir", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: root + "/real/link", withDestinationPath: file)
 

@@ -768,6 +768,32 @@ public enum Csi_V1_Controller: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateSnapshot" metadata.
+        public enum CreateSnapshot: Sendable {
+            /// Request type for "CreateSnapshot".
+            public typealias Input = Csi_V1_CreateSnapshotRequest
+            /// Response type for "CreateSnapshot".
+            public typealias Output = Csi_V1_CreateSnapshotResponse
+            /// Descriptor for "CreateSnapshot".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "CreateSnapshot",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteSnapshot" metadata.
+        public enum DeleteSnapshot: Sendable {
+            /// Request type for "DeleteSnapshot".
+            public typealias Input = Csi_V1_DeleteSnapshotRequest
+            /// Response type for "DeleteSnapshot".
+            public typealias Output = Csi_V1_DeleteSnapshotResponse
+            /// Descriptor for "DeleteSnapshot".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "DeleteSnapshot",
+                type: .unary
+            )
+        }
         /// Namespace for "ControllerExpandVolume" metadata.
         public enum ControllerExpandVolume: Sendable {
             /// Request type for "ControllerExpandVolume".
@@ -787,6 +813,8 @@ public enum Csi_V1_Controller: Sendable {
             DeleteVolume.descriptor,
             ValidateVolumeCapabilities.descriptor,
             ControllerGetCapabilities.descriptor,
+            CreateSnapshot.descriptor,
+            DeleteSnapshot.descriptor,
             ControllerExpandVolume.descriptor
         ]
     }
@@ -870,6 +898,34 @@ extension Csi_V1_Controller {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>
 
+        /// Handle the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_CreateSnapshotRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_CreateSnapshotResponse` messages.
+        func createSnapshot(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_CreateSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateSnapshotResponse>
+
+        /// Handle the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_DeleteSnapshotRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_DeleteSnapshotResponse` messages.
+        func deleteSnapshot(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteSnapshotResponse>
+
         /// Handle the "ControllerExpandVolume" method.
         ///
         /// - Parameters:
@@ -949,6 +1005,34 @@ extension Csi_V1_Controller {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>
 
+        /// Handle the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_CreateSnapshotResponse` message.
+        func createSnapshot(
+            request: GRPCCore.ServerRequest<Csi_V1_CreateSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateSnapshotResponse>
+
+        /// Handle the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_DeleteSnapshotResponse` message.
+        func deleteSnapshot(
+            request: GRPCCore.ServerRequest<Csi_V1_DeleteSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteSnapshotResponse>
+
         /// Handle the "ControllerExpandVolume" method.
         ///
         /// - Parameters:
@@ -1026,6 +1110,34 @@ extension Csi_V1_Controller {
             context: GRPCCore.ServerContext
         ) async throws -> Csi_V1_ControllerGetCapabilitiesResponse
 
+        /// Handle the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_CreateSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_CreateSnapshotResponse` to respond with.
+        func createSnapshot(
+            request: Csi_V1_CreateSnapshotRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_CreateSnapshotResponse
+
+        /// Handle the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_DeleteSnapshotResponse` to respond with.
+        func deleteSnapshot(
+            request: Csi_V1_DeleteSnapshotRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_DeleteSnapshotResponse
+
         /// Handle the "ControllerExpandVolume" method.
         ///
         /// - Parameters:
@@ -1085,6 +1197,28 @@ extension Csi_V1_Controller.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerGetCapabilitiesResponse>(),
             handler: { request, context in
                 try await self.controllerGetCapabilities(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.CreateSnapshot.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateSnapshotRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateSnapshotResponse>(),
+            handler: { request, context in
+                try await self.createSnapshot(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.DeleteSnapshot.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteSnapshotRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteSnapshotResponse>(),
+            handler: { request, context in
+                try await self.deleteSnapshot(
                     request: request,
                     context: context
                 )
@@ -1151,6 +1285,28 @@ extension Csi_V1_Controller.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func createSnapshot(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_CreateSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateSnapshotResponse> {
+        let response = try await self.createSnapshot(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteSnapshot(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteSnapshotResponse> {
+        let response = try await self.deleteSnapshot(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func controllerExpandVolume(
         request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
         context: GRPCCore.ServerContext
@@ -1211,6 +1367,32 @@ extension Csi_V1_Controller.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse> {
         return GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>(
             message: try await self.controllerGetCapabilities(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createSnapshot(
+        request: GRPCCore.ServerRequest<Csi_V1_CreateSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateSnapshotResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_CreateSnapshotResponse>(
+            message: try await self.createSnapshot(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteSnapshot(
+        request: GRPCCore.ServerRequest<Csi_V1_DeleteSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteSnapshotResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_DeleteSnapshotResponse>(
+            message: try await self.deleteSnapshot(
                 request: request.message,
                 context: context
             ),
@@ -1315,6 +1497,44 @@ extension Csi_V1_Controller {
             deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerGetCapabilitiesResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetCapabilitiesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateSnapshotResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteSnapshotResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ControllerExpandVolume" method.
@@ -1473,6 +1693,66 @@ extension Csi_V1_Controller {
             )
         }
 
+        /// Call the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateSnapshotResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.CreateSnapshot.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteSnapshotResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.DeleteSnapshot.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "ControllerExpandVolume" method.
         ///
         /// - Parameters:
@@ -1603,6 +1883,56 @@ extension Csi_V1_Controller.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerGetCapabilitiesRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerGetCapabilitiesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createSnapshot<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createSnapshot(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateSnapshotRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateSnapshotResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteSnapshot<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteSnapshot(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteSnapshotRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteSnapshotResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1747,6 +2077,64 @@ extension Csi_V1_Controller.ClientProtocol {
             metadata: metadata
         )
         return try await self.controllerGetCapabilities(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createSnapshot<Result>(
+        _ message: Csi_V1_CreateSnapshotRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createSnapshot(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteSnapshot<Result>(
+        _ message: Csi_V1_DeleteSnapshotRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteSnapshot(
             request: request,
             options: options,
             onResponse: handleResponse

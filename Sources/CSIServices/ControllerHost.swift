@@ -10,13 +10,18 @@ public struct ControllerHost: Sendable {
     public var journal: VolumeJournal
     /// ceph-csi's encryption KMS config file.
     public var kmsConfig: KMSConfig
+    public var cloneLimits: CloneLimits
 
-    public init(clusters: any ClusterLookup, provisioner: any VolumeProvisioning, metadata: any CephMetadataReading, journal: VolumeJournal, kmsConfig: KMSConfig) {
+    public init(
+        clusters: any ClusterLookup, provisioner: any VolumeProvisioning, metadata: any CephMetadataReading, journal: VolumeJournal,
+        kmsConfig: KMSConfig, cloneLimits: CloneLimits = .defaults
+    ) {
         self.clusters = clusters
         self.provisioner = provisioner
         self.metadata = metadata
         self.journal = journal
         self.kmsConfig = kmsConfig
+        self.cloneLimits = cloneLimits
     }
 
     /// Where and as whom to reach cluster `clusterID`, with the volume's RADOS namespace.

@@ -11,8 +11,13 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     public let info: PluginInfo
     private let recorder: RPCCallRecorder
     private let provisioner: VolumeProvisioner?
-    /// Request names (CreateVolume, DeleteVolume) and volume ids (DeleteVolume, expand) in flight.
+    private let snapshots: SnapshotProvisioner?
+    /// Request names (CreateVolume, DeleteVolume) and volume ids (DeleteVolume, expand) in
+    /// flight; snapshot names apart (they are another namespace). Volume and snapshot ids
+    /// share `ids`: a source being snapshotted or cloned cannot be deleted or expanded at the
+    /// same time, nor a snapshot deleted while a restore reads it (ceph-csi's op-locks).
     private let names = VolumeLocks()
+    private let snapshotNames = VolumeLocks()
     private let ids = VolumeLocks()
 
     /// `host` nil: this process does not serve the Controller service.
@@ -20,10 +25,12 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
         self.info = info
         self.recorder = RPCCallRecorder(logger: logger)
         self.provisioner = host.map { VolumeProvisioner(host: $0, logger: logger) }
+        self.snapshots = host.map { SnapshotProvisioner(host: $0, cloner: ImageCloner(host: $0, logger: logger), logger: logger) }
     }
 
+    /// ceph-csi's four (contract §1).
     private static let capabilities = Csi_V1_ControllerGetCapabilitiesResponse.with {
-        $0.capabilities = [Csi_V1_ControllerServiceCapability.RPC.TypeEnum.createDeleteVolume, .expandVolume]
+        $0.capabilities = [Csi_V1_ControllerServiceCapability.RPC.TypeEnum.createDeleteVolume, .createDeleteSnapshot, .cloneVolume, .expandVolume]
             .map { type in .with { $0.rpc.type = type } }
     }
 
@@ -42,7 +49,12 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
         try await recorder.record("CreateVolume", volumeID: request.name) {
             let provisioner = try served("CreateVolume")
             let parameters = try CreateVolumeParameters(request, kmsConfig: provisioner.host.kmsConfig)
-            let volume = try await names.withLock(request.name) { try await provisioner.create(parameters) }
+            let volume = try await names.withLock(request.name) {
+                guard let sourceID = parameters.contentSource?.id, !sourceID.isEmpty else {
+                    return try await provisioner.create(parameters, from: provisioner.source(of: parameters))
+                }
+                return try await ids.withLock(sourceID) { try await provisioner.create(parameters, from: provisioner.source(of: parameters)) }
+            }
             return .with { $0.volume = volume }
         }
     }
@@ -66,6 +78,50 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
                 }
             }
             return Csi_V1_DeleteVolumeResponse()
+        }
+    }
+
+    public func createSnapshot(request: Csi_V1_CreateSnapshotRequest, context: ServerContext) async throws -> Csi_V1_CreateSnapshotResponse {
+        try await recorder.record("CreateSnapshot", volumeID: request.sourceVolumeID) {
+            guard let snapshots else { throw CSIError.unimplemented("CreateSnapshot (start the plugin with --controllerserver=true)") }
+            guard !request.name.isEmpty else { throw CSIError.invalidArgument("snapshot Name cannot be empty") }
+            guard !request.sourceVolumeID.isEmpty else { throw CSIError.invalidArgument("source Volume ID cannot be empty") }
+            let prefix = try SnapshotProvisioner.Request.prefix(request.parameters)
+            let credentials = try Self.credentials(request.secrets)
+            let snapshot = try await snapshotNames.withLock(request.name) {
+                try await ids.withLock(request.sourceVolumeID) {
+                    guard let source = try await provisioner?.locate(request.sourceVolumeID, credentials: credentials), source.requestName != nil else {
+                        throw CSIError.notFound("source volume \(request.sourceVolumeID) does not exist")
+                    }
+                    return try await snapshots.create(.init(
+                        name: request.name, source: source, prefix: prefix, passphrase: request.secrets[EncryptionKMS.passphraseSecret]
+                    ))
+                }
+            }
+            return .with { $0.snapshot = snapshot }
+        }
+    }
+
+    public func deleteSnapshot(request: Csi_V1_DeleteSnapshotRequest, context: ServerContext) async throws -> Csi_V1_DeleteSnapshotResponse {
+        try await recorder.record("DeleteSnapshot", volumeID: request.snapshotID) {
+            guard let snapshots else { throw CSIError.unimplemented("DeleteSnapshot (start the plugin with --controllerserver=true)") }
+            guard !request.snapshotID.isEmpty else { throw CSIError.invalidArgument("snapshot ID cannot be empty") }
+            let credentials = try Self.credentials(request.secrets)
+            try await ids.withLock(request.snapshotID) {
+                // As for volumes: an id that names nothing is deleted already (CSI spec).
+                guard let snapshot = try await LocatedImage.locate(
+                    request.snapshotID, credentials: credentials, journal: snapshots.host.journal.snapshots, host: snapshots.host
+                ), snapshot.reservation.values != nil else {
+                    recorder.logger.info("snapshot does not exist; nothing to delete", metadata: ["snapshot": "\(request.snapshotID)"])
+                    return
+                }
+                if let name = snapshot.requestName {
+                    try await snapshotNames.withLock(name) { try await snapshots.delete(snapshot) }
+                } else {
+                    try await snapshots.delete(snapshot)
+                }
+            }
+            return Csi_V1_DeleteSnapshotResponse()
         }
     }
 

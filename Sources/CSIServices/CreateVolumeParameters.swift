@@ -22,6 +22,8 @@ struct CreateVolumeParameters {
     var capabilities: [Csi_V1_VolumeCapability]
     /// The StorageClass parameters the node gets back in the volume context.
     var contextParameters: [String: String]
+    /// The snapshot or volume to copy (a restore or a clone).
+    var contentSource: Csi_V1_VolumeContentSource?
 
     static let oneMiB: UInt64 = 1 << 20
     static let oneGiB: UInt64 = 1 << 30
@@ -72,9 +74,7 @@ struct CreateVolumeParameters {
                 throw CSIError.invalidArgument("reader only access mode requires a volume content source")
             }
         }
-        if request.hasVolumeContentSource {
-            throw CSIError.invalidArgument("volume content sources (snapshots, clones) are not supported yet")
-        }
+        contentSource = request.hasVolumeContentSource ? request.volumeContentSource : nil
         let parameters = request.parameters
         func nonEmpty(_ key: String, _ message: String) throws -> String? {
             guard let value = parameters[key] else { return nil }
@@ -134,5 +134,16 @@ struct CreateVolumeParameters {
             values[JournalEntry.Key.encryptionType] = encryptionType
         }
         return values
+    }
+}
+
+extension Csi_V1_VolumeContentSource {
+    /// The snapshot or volume id it names.
+    var id: String? {
+        switch type {
+        case .snapshot(let snapshot)?: return snapshot.snapshotID
+        case .volume(let volume)?: return volume.volumeID
+        case nil: return nil
+        }
     }
 }

@@ -38,6 +38,14 @@ struct SealedDEK: Codable, Sendable {
         return (dek, sealed)
     }
 
+    /// `text` (sealed for volume `source`) opened and sealed again for volume `target`: the
+    /// key of a snapshot or clone. Off the cooperative pool, like `sealNew`.
+    static func reseal(_ text: String, passphrase: String, from source: String, to target: String) async throws -> String {
+        try await BlockingCall.run("copy the encryption key of \(source) to \(target)", limit: .seconds(120)) {
+            try seal(open(text, passphrase: passphrase, volumeID: source), passphrase: passphrase, volumeID: target)
+        }
+    }
+
     /// The DEK in `text`; PERMISSION_DENIED when the passphrase does not open it.
     static func open(_ text: String, passphrase: String, volumeID: String) throws -> String {
         let sealed: SealedDEK

@@ -9,13 +9,114 @@ import Logging
 struct VolumeProvisioner {
     let host: ControllerHost
     let logger: Logger
+    var cloner: ImageCloner { ImageCloner(host: host, logger: logger) }
 
     /// The image metadata key and value ceph-csi's controller sets on a new encrypted volume;
     /// the node's first stage formats LUKS and sets `encrypted`.
     static let encryptionStateKey = "rbd.csi.ceph.com/encrypted"
     static let encryptionPrepared = "encryptionPrepared"
 
-    func create(_ parameters: CreateVolumeParameters) async throws -> Csi_V1_Volume {
+    /// A content source resolved to the image the new volume is cloned from.
+    struct Source {
+        /// The snapshot or volume, and the image the clone is made from (a snapshot's
+        /// `csi-snap-<uuid>` image, cloned from its snapshot of the same name).
+        var located: LocatedImage
+        var isSnapshot: Bool
+        var size: UInt64
+    }
+
+    /// The snapshot or volume a CreateVolume request names, checked as ceph-csi checks it:
+    /// missing → NOT_FOUND; another cluster, other encryption or a larger source →
+    /// INVALID_ARGUMENT.
+    func source(of parameters: CreateVolumeParameters) async throws -> Source? {
+        guard let contentSource = parameters.contentSource else { return nil }
+        let id: String
+        let isSnapshot: Bool
+        switch contentSource.type {
+        case .snapshot(let snapshot)?: (id, isSnapshot) = (snapshot.snapshotID, true)
+        case .volume(let volume)?: (id, isSnapshot) = (volume.volumeID, false)
+        case nil: throw CSIError.invalidArgument("volume content source has neither a snapshot nor a volume")
+        }
+        let what = isSnapshot ? "snapshot" : "volume"
+        guard !id.isEmpty else { throw CSIError.notFound("\(what) content source has an empty id") }
+        let journal = isSnapshot ? host.journal.snapshots : host.journal
+        guard let located = try await LocatedImage.locate(id, credentials: parameters.credentials, journal: journal, host: host),
+              located.requestName != nil, !isSnapshot || located.reservation.value(JournalEntry.Key.source) != nil else {
+            throw CSIError.notFound("source \(what) \(id) does not exist")
+        }
+        guard located.clusterID == parameters.clusterID else {
+            throw CSIError.invalidArgument("source \(what) \(id) is in cluster \(located.clusterID), not \(parameters.clusterID): clones stay in their cluster")
+        }
+        let size: UInt64
+        do {
+            size = try await host.provisioner.imageDetails(located.spec, access: located.access).size
+        } catch CephAccessError.imageNotFound {
+            throw CSIError.notFound("\(id) image does not exist")
+        }
+        if located.encrypted != parameters.encrypted {
+            throw CSIError.invalidArgument(parameters.encrypted ? "cannot create encrypted volume from unencrypted \(what)" : "cannot create unencrypted volume from encrypted \(what)")
+        }
+        guard parameters.sizeBytes >= size else {
+            throw CSIError.invalidArgument("volume size \(parameters.sizeBytes) is smaller than source \(what) size \(size)")
+        }
+        return Source(located: located, isSnapshot: isSnapshot, size: size)
+    }
+
+    /// ceph-csi's checks before a clone is made: a restore's snapshot image with both depth
+    /// limits lowered by 1 (the restore adds one link); a clone's source parent lowered by 2
+    /// (the clone adds two), and the source's snapshot count.
+    private func limitChains(before source: Source) async throws {
+        let access = source.located.access
+        if source.isSnapshot {
+            let (hard, soft) = host.cloneLimits.lowered(by: 1)
+            try await cloner.limitDepth(of: source.located.spec, hard: hard, soft: soft, access: access)
+            return
+        }
+        if let parent = try await host.provisioner.imageDetails(source.located.spec, access: access).parent, !parent.trashed {
+            let (hard, soft) = host.cloneLimits.lowered(by: 2)
+            try await cloner.limitDepth(of: parent.spec, hard: hard, soft: soft, access: access)
+        }
+        try await cloner.limitSnapshots(on: source.located.spec, access: access)
+    }
+
+    /// The temporary clone between a volume and its clone: `<target>-temp`, kept as the
+    /// clone's parent (ceph-csi's layout).
+    static func temporaryClone(of spec: ImageSpec) -> ImageSpec {
+        ImageSpec(pool: spec.pool, radosNamespace: spec.radosNamespace, image: spec.image + "-temp")
+    }
+
+    /// Clones the source into `spec`: a restore straight from the snapshot image's snapshot; a
+    /// volume clone through `<target>-temp`. Then the key, sealed for the new id, and the
+    /// requested size.
+    private func buildClone(_ spec: ImageSpec, from source: Source, volumeID: String, parameters: CreateVolumeParameters, access: ClusterAccess) async throws {
+        let parent = source.located.spec
+        if source.isSnapshot {
+            try await host.provisioner.cloneImage(parent, snapshot: parent.image, to: spec, features: parameters.features, dataPool: parameters.dataPool, access: access)
+        } else {
+            let temporary = Self.temporaryClone(of: spec)
+            try await cloner.cloneThroughTransientSnapshot(parent, to: temporary, features: ImageCloner.helperFeatures, dataPool: nil, access: access)
+            try await cloner.cloneThroughTransientSnapshot(temporary, to: spec, features: parameters.features, dataPool: parameters.dataPool, access: access)
+        }
+        if source.located.encrypted {
+            try await cloner.copyEncryption(
+                from: parent, sourceID: source.located.id, to: spec, targetID: volumeID, passphrase: parameters.metadataKMSPassphrase, access: access
+            )
+        }
+        try await host.provisioner.growImage(spec, to: parameters.sizeBytes, access: access)
+    }
+
+    /// Removes what a clone cut short left: the image, its temporary clone and the
+    /// transient snapshots.
+    private func removeClone(_ spec: ImageSpec, from source: Source, access: ClusterAccess) async throws {
+        try await host.provisioner.removeImage(spec, access: access)
+        guard !source.isSnapshot else { return }
+        let temporary = Self.temporaryClone(of: spec)
+        try await host.provisioner.removeSnapshot(of: temporary, named: spec.image, access: access)
+        try await host.provisioner.removeImage(temporary, access: access)
+        try await host.provisioner.removeSnapshot(of: source.located.spec, named: temporary.image, access: access)
+    }
+
+    func create(_ parameters: CreateVolumeParameters, from source: Source?) async throws -> Csi_V1_Volume {
         let (access, radosNamespace): (ClusterAccess, String)
         do {
             (access, radosNamespace) = try await host.access(parameters.clusterID, credentials: parameters.credentials)
@@ -35,26 +136,37 @@ struct VolumeProvisioner {
             if !storedName.isEmpty && storedName != parameters.name {
                 throw CSIError.internalError("internal state inconsistent, omap names mismatch, request name (\(parameters.name)) volume UUID (\(found.uuid)) volume omap name (\(storedName))")
             }
-            if storedName == parameters.name, let existing = try await existingVolume(found, parameters: parameters, location: location, poolID: poolID, access: access) {
+            if storedName == parameters.name,
+               let existing = try await existingVolume(found, parameters: parameters, source: source, location: location, poolID: poolID, access: access) {
                 return existing
             }
             // A reservation cut short (entry missing or incomplete), or one whose image is gone:
             // undone and made again with the same UUID.
             logger.info("repairing an incomplete reservation", metadata: ["name": "\(parameters.name)", "uuid": "\(found.uuid)"])
+            if let source {
+                try await removeClone(location.image(found.imageName), from: source, access: access)
+            }
             try await host.provisioner.removeImage(location.image(found.imageName), access: access)
             try await host.provisioner.undoReservation(uuid: found.uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
             reuseUUID = found.uuid
         }
+        if let source { try await limitChains(before: source) }
         let uuid = try await host.provisioner.reserve(
             parameters.name, at: location, journal: host.journal, imagePrefix: parameters.imagePrefix,
             values: parameters.journalValues, uuid: reuseUUID, access: access
         )
         let spec = location.image(parameters.imagePrefix + uuid)
         do {
-            try await host.provisioner.createImage(spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, access: access)
+            if let source {
+                let volumeID = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: uuid)
+                try await buildClone(spec, from: source, volumeID: volumeID, parameters: parameters, access: access)
+            } else {
+                try await host.provisioner.createImage(spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, access: access)
+            }
             try await finish(spec, uuid: uuid, poolID: poolID, location: location, parameters: parameters, access: access)
         } catch {
             // Nothing half-made is left: the image (if any), then the reservation.
+            if let source { try? await removeClone(spec, from: source, access: access) }
             try? await host.provisioner.removeImage(spec, access: access)
             try? await host.provisioner.undoReservation(uuid: uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
             throw error
@@ -67,7 +179,7 @@ struct VolumeProvisioner {
     /// state `encryptionPrepared` and, with the metadata KMS, a new DEK sealed for the volume id.
     private func finish(_ spec: ImageSpec, uuid: String, poolID: Int64, location: PoolLocation, parameters: CreateVolumeParameters, access: ClusterAccess) async throws {
         let status = try await host.metadata.imageStatus(spec, access: access)
-        try await host.provisioner.setEntryValues([JournalEntry.Key.imageID: status.imageID], uuid: uuid, at: location, access: access)
+        try await host.provisioner.setEntryValues([JournalEntry.Key.imageID: status.imageID], uuid: uuid, at: location, journal: host.journal, access: access)
         guard parameters.encrypted else { return }
         let keys = [Self.encryptionStateKey, VolumeEncryptor.Key.dek]
         let metadata = try await host.metadata.imageMetadata(spec, keys: keys, access: access)
@@ -84,7 +196,7 @@ struct VolumeProvisioner {
     /// The volume an earlier call for the same name made, completed where it was cut short;
     /// nil when its image is gone. Another size is ALREADY_EXISTS.
     private func existingVolume(
-        _ found: VolumeJournal.Reservation, parameters: CreateVolumeParameters, location: PoolLocation, poolID: Int64, access: ClusterAccess
+        _ found: VolumeJournal.Reservation, parameters: CreateVolumeParameters, source: Source?, location: PoolLocation, poolID: Int64, access: ClusterAccess
     ) async throws -> Csi_V1_Volume? {
         let values = found.values ?? [:]
         if parameters.encrypted != (values[JournalEntry.Key.kmsID] != nil) ||
@@ -92,11 +204,25 @@ struct VolumeProvisioner {
             throw CSIError(.alreadyExists, "volume \(parameters.name) already exists with other encryption settings")
         }
         let spec = location.image(found.imageName)
-        let status: ImageStatus
+        var status: ImageStatus
         do {
             status = try await host.metadata.imageStatus(spec, access: access)
         } catch CephAccessError.imageNotFound {
             return nil
+        }
+        if let source {
+            // A clone cut short before its key copy or its growth is finished (both idempotent).
+            let volumeID = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: found.uuid)
+            if source.located.encrypted {
+                try await cloner.copyEncryption(
+                    from: source.located.spec, sourceID: source.located.id, to: spec, targetID: volumeID,
+                    passphrase: parameters.metadataKMSPassphrase, access: access
+                )
+            }
+            if status.size < parameters.sizeBytes, status.size == source.size {
+                try await host.provisioner.growImage(spec, to: parameters.sizeBytes, access: access)
+                status.size = parameters.sizeBytes
+            }
         }
         guard status.size >= parameters.sizeBytes else {
             throw CSIError(.alreadyExists, "volume \(parameters.name) already exists with a different size (\(status.size) bytes, \(parameters.sizeBytes) requested)")
@@ -117,6 +243,7 @@ struct VolumeProvisioner {
             $0.volumeID = id
             $0.capacityBytes = Int64(size)
             $0.volumeContext = context
+            if let source = parameters.contentSource { $0.contentSource = source }
         }
     }
 
@@ -131,39 +258,13 @@ struct VolumeProvisioner {
 
     /// Where a volume id's image is, or nil when the id names nothing that exists (an
     /// undecodable id, an unknown cluster, a deleted pool).
-    func locate(_ volumeID: String, credentials: CephCredentials) async throws -> LocatedVolume? {
-        guard let id = try? CSIVolumeID(decoding: volumeID) else { return nil }
-        let access: ClusterAccess
-        let radosNamespace: String
-        do {
-            (access, radosNamespace) = try await host.access(id.clusterID, credentials: credentials)
-        } catch CephAccessError.unknownCluster {
-            return nil
-        }
-        let pool: String
-        do {
-            pool = try await host.provisioner.poolName(id: id.poolID, access: access)
-        } catch CephAccessError.poolNotFound {
-            return nil
-        }
-        let location = PoolLocation(pool: pool, radosNamespace: radosNamespace)
-        let values = try await host.provisioner.entry(uuid: id.objectUUID, at: location, access: access)
-        let reservation = VolumeJournal.Reservation(uuid: id.objectUUID, values: values)
-        return LocatedVolume(access: access, location: location, reservation: reservation)
-    }
-
-    /// A volume id resolved to its cluster, pool and journal entry.
-    struct LocatedVolume {
-        var access: ClusterAccess
-        var location: PoolLocation
-        var reservation: VolumeJournal.Reservation
-        var spec: ImageSpec { location.image(reservation.imageName) }
-        var requestName: String? { reservation.values?[JournalEntry.Key.requestName].flatMap { $0.isEmpty ? nil : $0 } }
+    func locate(_ volumeID: String, credentials: CephCredentials) async throws -> LocatedImage? {
+        try await LocatedImage.locate(volumeID, credentials: credentials, journal: host.journal, host: host)
     }
 
     /// Deletes the image (refused while a client maps it), then the journal entry; each step
     /// is idempotent, so a delete cut short anywhere is finished by the next one.
-    func delete(_ volume: LocatedVolume) async throws {
+    func delete(_ volume: LocatedImage) async throws {
         let spec = volume.spec
         do {
             let status = try await host.metadata.imageStatus(spec, access: volume.access)
@@ -174,6 +275,8 @@ struct VolumeProvisioner {
             // Gone already (or still in the trash): removeImage purges a leftover trash entry.
         }
         try await host.provisioner.removeImage(spec, access: volume.access)
+        // A clone of a volume has a temporary clone as its parent; it goes with it.
+        try await host.provisioner.removeImage(Self.temporaryClone(of: spec), access: volume.access)
         try await host.provisioner.undoReservation(
             uuid: volume.reservation.uuid, requestName: volume.requestName, at: volume.location, journal: host.journal, access: volume.access
         )
@@ -181,7 +284,7 @@ struct VolumeProvisioner {
     }
 
     /// Grows the image to `size` (never shrinks); the size it has afterwards.
-    func expand(_ volume: LocatedVolume, to size: UInt64) async throws -> UInt64 {
+    func expand(_ volume: LocatedImage, to size: UInt64) async throws -> UInt64 {
         let status = try await host.metadata.imageStatus(volume.spec, access: volume.access)
         guard status.size < size else { return status.size }
         try await host.provisioner.growImage(volume.spec, to: size, access: volume.access)

@@ -10,10 +10,16 @@ public struct JournalEntry: Sendable, Hashable {
         public static let kmsID = "csi.volume.encryptKMS"
         public static let encryptionType = "csi.volume.encryptionType"
         public static let all = [requestName, imageName, imageID, owner, kmsID, encryptionType]
+        /// The snapshot journal's request name, and the source volume's image name.
+        public static let snapshotName = "csi.snapname"
+        public static let source = "csi.source"
+        public static let allOfSnapshots = [snapshotName, imageName, imageID, source, owner, kmsID, encryptionType]
     }
 
     /// Image names default to this prefix and the UUID (journal entries older than `csi.imagename`).
     public static let defaultImagePrefix = "csi-vol-"
+    /// Snapshot images default to this prefix and the UUID (VolumeSnapshotClass `snapshotNamePrefix`).
+    public static let defaultSnapshotPrefix = "csi-snap-"
 
     /// Where the image is: the pool named by the volume id's pool id, the cluster's namespace.
     public var spec: ImageSpec

@@ -11,6 +11,11 @@ public enum RBDImages {
         "layering": 1, "exclusive-lock": 4, "object-map": 8, "fast-diff": 16, "deep-flatten": 32, "journaling": 64,
     ]
 
+    /// The feature bits of `features` (names from `featureBits`).
+    public static func bits(of features: [String]) -> UInt64 {
+        features.reduce(UInt64(0)) { $0 | (featureBits[$1] ?? 0) }
+    }
+
     /// Creates a format-2 image of `size` bytes; `features` nil leaves the cluster's
     /// `rbd_default_features`. `EEXIST` is `imageExists`.
     public static func create(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, in ioctx: rados_ioctx_t) throws(CephAccessError) {
@@ -19,8 +24,7 @@ public enum RBDImages {
         defer { rbd_image_options_destroy(options) }
         _ = rbd_image_options_set_uint64(options, Int32(RBD_IMAGE_OPTION_FORMAT), 2)
         if let features {
-            let bits = features.reduce(UInt64(0)) { $0 | (featureBits[$1] ?? 0) }
-            _ = rbd_image_options_set_uint64(options, Int32(RBD_IMAGE_OPTION_FEATURES), bits)
+            _ = rbd_image_options_set_uint64(options, Int32(RBD_IMAGE_OPTION_FEATURES), bits(of: features))
         }
         if let dataPool, !dataPool.isEmpty {
             _ = rbd_image_options_set_string(options, Int32(RBD_IMAGE_OPTION_DATA_POOL), dataPool)
@@ -43,23 +47,34 @@ public enum RBDImages {
 
     /// Moves the image to the trash and removes it from there, as ceph-csi does (it hands the
     /// removal to the manager; here it is done at once, and a removal that fails leaves the
-    /// image in the trash, where `purgeTrash` finds it by name on the next delete). A
-    /// missing image is not an error: its trash entry, if any, is purged.
-    public static func remove(_ spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) {
-        let moved = rbd_trash_move(ioctx, spec.image, 0)
-        if moved == -ENOENT {
+    /// image in the trash, where `purgeTrash` finds it by name on the next delete). A missing
+    /// image is not an error: its trash entry, if any, is purged. An image with snapshots that
+    /// clones still use stays in the trash until its last clone goes; removing a clone then
+    /// removes the trashed ancestors nothing needs any more.
+    public static func remove(_ spec: ImageSpec, on connection: RadosConnection) throws(CephAccessError) {
+        let parent = try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) -> ImageParent? in
+            var parent: ImageParent?
+            do throws(CephAccessError) {
+                parent = try ImageDetails.read(spec, in: ioctx).parent
+            } catch {
+                guard case .imageNotFound = error else { throw error }
+            }
+            let moved = rbd_trash_move(ioctx, spec.image, 0)
+            guard moved == 0 || moved == -ENOENT else { throw .callFailed(operation: "move image \(spec) to the trash", errno: -moved) }
             try purgeTrash(named: spec, in: ioctx)
-            return
+            return parent
         }
-        guard moved == 0 else { throw .callFailed(operation: "move image \(spec) to the trash", errno: -moved) }
-        try purgeTrash(named: spec, in: ioctx)
+        ImageLineage.purgeTrashedAncestors(from: parent, on: connection)
     }
 
-    /// Removes the trash entries of images named like `spec`'s.
+    /// Removes the trash entries of images named like `spec`'s; one that still has snapshots
+    /// (kept by clones) stays.
     public static func purgeTrash(named spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) {
         for id in try trashIDs(named: spec.image, in: ioctx) {
             let removed = rbd_trash_remove(ioctx, id, true)
-            guard removed == 0 || removed == -ENOENT else { throw .callFailed(operation: "remove image \(spec) from the trash", errno: -removed) }
+            guard removed == 0 || removed == -ENOENT || removed == -ENOTEMPTY else {
+                throw .callFailed(operation: "remove image \(spec) from the trash", errno: -removed)
+            }
         }
     }
 

@@ -73,3 +73,35 @@ public final class RadosConnection: @unchecked Sendable {
         return try body(ioctx)
     }
 }
+
+extension RadosConnection {
+    /// The answer to a manager command: its return code (0 or a negative errno), its output
+    /// and its status text.
+    public struct CommandReply: Sendable {
+        public var result: Int32
+        public var output: String
+        public var status: String
+    }
+
+    /// Sends one JSON command to the active manager (e.g. `rbd task add flatten`). Blocks, up
+    /// to the connection's time limit.
+    public func managerCommand(_ json: String) -> CommandReply {
+        var outbuf: UnsafeMutablePointer<CChar>?
+        var outlen = 0
+        var outs: UnsafeMutablePointer<CChar>?
+        var outslen = 0
+        let command = strdup(json)
+        defer { free(command) }
+        var commands: [UnsafePointer<CChar>?] = [UnsafePointer(command)]
+        let result = rados_mgr_command(cluster, &commands, 1, nil, 0, &outbuf, &outlen, &outs, &outslen)
+        defer {
+            if let outbuf { rados_buffer_free(outbuf) }
+            if let outs { rados_buffer_free(outs) }
+        }
+        func text(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
+            guard let pointer, length > 0 else { return "" }
+            return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) }
+        }
+        return CommandReply(result: result, output: text(outbuf, outlen), status: text(outs, outslen))
+    }
+}

@@ -4,46 +4,77 @@ import CLibCeph
 import Glibc
 #endif
 
-/// ceph-csi's volume journal, as v3.12 writes it (contract §3): directory object
-/// `csi.volumes.<instanceid>` maps `csi.volume.<request name>` to a UUID, and object
-/// `csi.volume.<uuid>` holds the entry (`csi.volname`, `csi.imagename`, `csi.imageid`, …).
-/// Directory, entry and image share one pool and RADOS namespace. Each method blocks.
+/// ceph-csi's volume and snapshot journals, as v3.12 writes them (contract §3). Volumes:
+/// directory object `csi.volumes.<instanceid>` maps `csi.volume.<request name>` to a UUID, and
+/// object `csi.volume.<uuid>` holds the entry (`csi.volname`, `csi.imagename`, `csi.imageid`,
+/// …). Snapshots: `csi.snaps.<instanceid>`, `csi.snap.<name>`, `csi.snap.<uuid>` with
+/// `csi.snapname` and `csi.source`. Directory, entry and image share one pool and RADOS
+/// namespace. Each method blocks.
 public struct VolumeJournal: Sendable {
-    public let instanceID: String
-
-    public init(instanceID: String) {
-        self.instanceID = instanceID
+    /// Which of ceph-csi's two journals: they differ only in their object and key names.
+    public enum Kind: Sendable {
+        case volumes, snapshots
     }
 
-    public var directoryObject: String { "csi.volumes.\(instanceID)" }
-    public static func directoryKey(_ requestName: String) -> String { "csi.volume.\(requestName)" }
-    public static func entryObject(_ uuid: String) -> String { "csi.volume.\(uuid)" }
+    public let instanceID: String
+    public let kind: Kind
+
+    public init(instanceID: String, kind: Kind = .volumes) {
+        self.instanceID = instanceID
+        self.kind = kind
+    }
+
+    /// The snapshot journal of the same driver instance.
+    public var snapshots: VolumeJournal { VolumeJournal(instanceID: instanceID, kind: .snapshots) }
+
+    private var prefix: String { kind == .volumes ? "csi.volume." : "csi.snap." }
+    public var directoryObject: String { (kind == .volumes ? "csi.volumes." : "csi.snaps.") + instanceID }
+    public func directoryKey(_ requestName: String) -> String { prefix + requestName }
+    public func entryObject(_ uuid: String) -> String { prefix + uuid }
+    /// The entry key holding the request name: `csi.volname` or `csi.snapname`.
+    public var requestNameKey: String { kind == .volumes ? JournalEntry.Key.requestName : JournalEntry.Key.snapshotName }
+    /// The entry keys a lookup reads.
+    public var entryKeys: [String] { kind == .volumes ? JournalEntry.Key.all : JournalEntry.Key.allOfSnapshots }
 
     /// A request name's reservation: its UUID and its entry's omap (nil: the entry object is
     /// missing, as after a reservation cut short).
     public struct Reservation: Sendable, Hashable {
         public var uuid: String
         public var values: [String: String]?
+        public var kind: Kind
 
-        public init(uuid: String, values: [String: String]?) {
+        public init(uuid: String, values: [String: String]?, kind: Kind = .volumes) {
             self.uuid = uuid
             self.values = values
+            self.kind = kind
         }
+
+        /// The non-empty value of `key`.
+        public func value(_ key: String) -> String? { values?[key].flatMap { $0.isEmpty ? nil : $0 } }
 
         /// The image name: `csi.imagename`, or ceph-csi's default for entries without one.
         public var imageName: String {
-            values?[JournalEntry.Key.imageName].flatMap { $0.isEmpty ? nil : $0 } ?? JournalEntry.defaultImagePrefix + uuid
+            value(JournalEntry.Key.imageName) ?? (kind == .volumes ? JournalEntry.defaultImagePrefix : JournalEntry.defaultSnapshotPrefix) + uuid
+        }
+
+        /// The request name stored in the entry (`csi.volname` or `csi.snapname`).
+        public var requestName: String? {
+            value(kind == .volumes ? JournalEntry.Key.requestName : JournalEntry.Key.snapshotName)
         }
     }
 
     /// The reservation of `requestName`, or nil. Directory values are a bare UUID or, as
     /// ceph-csi writes them when the journal pool differs, `<16-hex pool id>/<uuid>`.
     public func reservation(of requestName: String, in ioctx: rados_ioctx_t) throws(CephAccessError) -> Reservation? {
-        let key = Self.directoryKey(requestName)
+        let key = directoryKey(requestName)
         guard let raw = try RadosOmap.values(of: directoryObject, keys: [key], in: ioctx)?[key], !raw.isEmpty else { return nil }
         let uuid = raw.utf8.count == CSIVolumeID.uuidLength ? raw : String(raw.split(separator: "/").last ?? "")
-        let values = try RadosOmap.values(of: Self.entryObject(uuid), keys: JournalEntry.Key.all, in: ioctx)
-        return Reservation(uuid: uuid, values: values)
+        return Reservation(uuid: uuid, values: try entry(uuid: uuid, in: ioctx), kind: kind)
+    }
+
+    /// The omap of entry `uuid` (nil when its object is missing).
+    public func entry(uuid: String, in ioctx: rados_ioctx_t) throws(CephAccessError) -> [String: String]? {
+        try RadosOmap.values(of: entryObject(uuid), keys: entryKeys, in: ioctx)
     }
 
     /// Reserves `requestName`: exclusive-creates the entry object (a fresh UUID, five tries on a
@@ -55,17 +86,17 @@ public struct VolumeJournal: Sendable {
         var uuid = ""
         for attempt in 1...(given == nil ? 5 : 1) {
             uuid = given ?? Self.randomUUID()
-            if try RadosObjects.createExclusive(Self.entryObject(uuid), in: ioctx) { break }
+            if try RadosObjects.createExclusive(entryObject(uuid), in: ioctx) { break }
             if attempt == (given == nil ? 5 : 1) {
                 throw .callFailed(operation: "reserve \(requestName): uuid conflicts exceeds retry threshold", errno: EEXIST)
             }
         }
         do {
-            try RadosObjects.setValues([Self.directoryKey(requestName): uuid], of: directoryObject, in: ioctx)
+            try RadosObjects.setValues([directoryKey(requestName): uuid], of: directoryObject, in: ioctx)
             var entry = values
-            entry[JournalEntry.Key.requestName] = requestName
+            entry[requestNameKey] = requestName
             entry[JournalEntry.Key.imageName] = imagePrefix + uuid
-            try RadosObjects.setValues(entry, of: Self.entryObject(uuid), in: ioctx)
+            try RadosObjects.setValues(entry, of: entryObject(uuid), in: ioctx)
         } catch {
             try? undo(uuid: uuid, requestName: requestName, in: ioctx)
             throw error
@@ -76,9 +107,9 @@ public struct VolumeJournal: Sendable {
     /// Removes a reservation: the entry object, then the directory key (missing ones are fine),
     /// so that a crash in between leaves a key whose entry is gone, which a later lookup repairs.
     public func undo(uuid: String, requestName: String?, in ioctx: rados_ioctx_t) throws(CephAccessError) {
-        try RadosObjects.remove(Self.entryObject(uuid), in: ioctx)
+        try RadosObjects.remove(entryObject(uuid), in: ioctx)
         if let requestName {
-            try RadosObjects.removeKeys([Self.directoryKey(requestName)], of: directoryObject, in: ioctx)
+            try RadosObjects.removeKeys([directoryKey(requestName)], of: directoryObject, in: ioctx)
         }
     }
 

@@ -20,18 +20,34 @@ public protocol VolumeProvisioning: Sendable {
     func poolID(_ pool: String, access: ClusterAccess) async throws -> Int64
     func poolName(id: Int64, access: ClusterAccess) async throws -> String
     func reservation(of requestName: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws -> VolumeJournal.Reservation?
-    /// The entry of `uuid` (nil when its object is missing).
-    func entry(uuid: String, at location: PoolLocation, access: ClusterAccess) async throws -> [String: String]?
+    /// The entry of `uuid` in `journal` (nil when its object is missing).
+    func entry(uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws -> [String: String]?
     func reserve(
         _ requestName: String, at location: PoolLocation, journal: VolumeJournal, imagePrefix: String,
         values: [String: String], uuid: String?, access: ClusterAccess
     ) async throws -> String
     func undoReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
-    func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, access: ClusterAccess) async throws
+    func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
     func createImage(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, access: ClusterAccess) async throws
     func growImage(_ spec: ImageSpec, to size: UInt64, access: ClusterAccess) async throws
-    /// Trashes and removes the image; a missing one (or its leftover trash entry) is fine.
+    /// Trashes and removes the image; a missing one (or its leftover trash entry) is fine. One
+    /// whose snapshots clones still use stays in the trash until its last clone is removed.
     func removeImage(_ spec: ImageSpec, access: ClusterAccess) async throws
+    func imageDetails(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageDetails
+    /// Creates snapshot `snapshot` of the image (an existing one is fine).
+    func createSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws
+    /// Removes the snapshot (a missing image or snapshot is fine).
+    func removeSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws
+    func snapshotExists(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws -> Bool
+    /// Snapshots of the image in every namespace.
+    func snapshotCount(of spec: ImageSpec, access: ClusterAccess) async throws -> Int
+    /// Clones `parent@snapshot` to `child` (clone format 2; an existing child is fine).
+    func cloneImage(_ parent: ImageSpec, snapshot: String, to child: ImageSpec, features: [String]?, dataPool: String?, access: ClusterAccess) async throws
+    /// Parent links from the image to the top of its chain, trashed parents included.
+    func cloneDepth(of spec: ImageSpec, access: ClusterAccess) async throws -> Int
+    /// Flattens the image: queued with the manager where it can (`wait` false), else now.
+    /// With `wait` false and no manager, nothing is done and nil comes back.
+    func flatten(_ spec: ImageSpec, wait: Bool, access: ClusterAccess) async throws -> FlattenOutcome?
 }
 
 /// `VolumeProvisioning` through librados and librbd over pooled connections.
@@ -56,9 +72,9 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
         }
     }
 
-    public func entry(uuid: String, at location: PoolLocation, access: ClusterAccess) async throws -> [String: String]? {
+    public func entry(uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws -> [String: String]? {
         try await at(location, access, "read journal entry \(uuid)") { ioctx throws(CephAccessError) in
-            try RadosOmap.values(of: VolumeJournal.entryObject(uuid), keys: JournalEntry.Key.all, in: ioctx)
+            try journal.entry(uuid: uuid, in: ioctx)
         }
     }
 
@@ -77,9 +93,9 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
         }
     }
 
-    public func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, access: ClusterAccess) async throws {
+    public func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws {
         try await at(location, access, "update journal entry \(uuid)") { ioctx throws(CephAccessError) in
-            try RadosObjects.setValues(values, of: VolumeJournal.entryObject(uuid), in: ioctx)
+            try RadosObjects.setValues(values, of: journal.entryObject(uuid), in: ioctx)
         }
     }
 
@@ -96,9 +112,64 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
     }
 
     public func removeImage(_ spec: ImageSpec, access: ClusterAccess) async throws {
-        try await at(PoolLocation(pool: spec.pool, radosNamespace: spec.radosNamespace), access, "remove image \(spec)") { ioctx throws(CephAccessError) in
-            try RBDImages.remove(spec, in: ioctx)
+        try await connections.withConnection(to: access, operation: "remove image \(spec)") { try RBDImages.remove(spec, on: $0) }
+    }
+
+    public func imageDetails(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageDetails {
+        try await at(spec, access, "read image \(spec)") { ioctx throws(CephAccessError) in try ImageDetails.read(spec, in: ioctx) }
+    }
+
+    public func createSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws {
+        try await at(spec, access, "create snapshot \(spec)@\(snapshot)") { ioctx throws(CephAccessError) in
+            try RBDSnapshots.create(spec, snapshot: snapshot, in: ioctx)
         }
+    }
+
+    public func removeSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws {
+        try await at(spec, access, "remove snapshot \(spec)@\(snapshot)") { ioctx throws(CephAccessError) in
+            try RBDSnapshots.remove(spec, snapshot: snapshot, in: ioctx)
+        }
+    }
+
+    public func snapshotExists(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws -> Bool {
+        try await at(spec, access, "look up snapshot \(spec)@\(snapshot)") { ioctx throws(CephAccessError) in
+            try RBDSnapshots.exists(spec, snapshot: snapshot, in: ioctx)
+        }
+    }
+
+    public func snapshotCount(of spec: ImageSpec, access: ClusterAccess) async throws -> Int {
+        try await at(spec, access, "count snapshots of \(spec)") { ioctx throws(CephAccessError) in try RBDSnapshots.count(spec, in: ioctx) }
+    }
+
+    public func cloneImage(_ parent: ImageSpec, snapshot: String, to child: ImageSpec, features: [String]?, dataPool: String?, access: ClusterAccess) async throws {
+        try await connections.withConnection(to: access, operation: "clone \(parent)@\(snapshot) to \(child)") { connection in
+            try connection.withIOContext(pool: parent.pool, namespace: parent.radosNamespace) { parentIoctx throws(CephAccessError) in
+                try connection.withIOContext(pool: child.pool, namespace: child.radosNamespace) { childIoctx throws(CephAccessError) in
+                    try RBDSnapshots.clone(parent, snapshot: snapshot, parentIn: parentIoctx, to: child, childIn: childIoctx, features: features, dataPool: dataPool)
+                }
+            }
+        }
+    }
+
+    public func cloneDepth(of spec: ImageSpec, access: ClusterAccess) async throws -> Int {
+        try await connections.withConnection(to: access, operation: "read the parents of \(spec)") { try ImageLineage.depth(of: spec, on: $0) }
+    }
+
+    public func flatten(_ spec: ImageSpec, wait: Bool, access: ClusterAccess) async throws -> FlattenOutcome? {
+        try await connections.withConnection(to: access, operation: "flatten \(spec)") { connection in
+            if !wait, let queued = try ImageFlattening.queue(spec, on: connection) { return queued }
+            guard wait else { return nil }
+            return try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) in
+                try ImageFlattening.flattenNow(spec, in: ioctx)
+            }
+        }
+    }
+
+    private func at<R: Sendable>(
+        _ spec: ImageSpec, _ access: ClusterAccess, _ operation: String,
+        _ body: @escaping @Sendable (rados_ioctx_t) throws(CephAccessError) -> R
+    ) async throws -> R {
+        try await at(PoolLocation(pool: spec.pool, radosNamespace: spec.radosNamespace), access, operation, body)
     }
 
     private func at<R: Sendable>(

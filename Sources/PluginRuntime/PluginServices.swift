@@ -20,11 +20,13 @@ public enum PluginServices {
         public var cephTimeout: Duration
         public var instanceID: String
         public var inUseWait: InUseWait
+        /// Clone-depth and snapshot-count limits of the controller.
+        public var cloneLimits: CloneLimits
 
         public init(
             info: PluginInfo, servesNode: Bool = true, stateDirectory: String, clusterConfigPath: String,
             kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), instanceID: String = "default",
-            inUseWait: InUseWait = InUseWait()
+            inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults
         ) {
             self.info = info
             self.servesNode = servesNode
@@ -34,6 +36,7 @@ public enum PluginServices {
             self.cephTimeout = cephTimeout
             self.instanceID = instanceID
             self.inUseWait = inUseWait
+            self.cloneLimits = cloneLimits
         }
     }
 
@@ -49,7 +52,7 @@ public enum PluginServices {
         ) : nil
         let controller = configuration.info.servesController ? ControllerHost(
             clusters: clusters, provisioner: RadosVolumeProvisioner(connections: connections), metadata: metadata,
-            journal: VolumeJournal(instanceID: configuration.instanceID), kmsConfig: kmsConfig
+            journal: VolumeJournal(instanceID: configuration.instanceID), kmsConfig: kmsConfig, cloneLimits: configuration.cloneLimits
         ) : nil
         return make(info: configuration.info, node: node, controller: controller, logger: logger)
     }

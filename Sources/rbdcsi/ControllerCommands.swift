@@ -1,12 +1,12 @@
 import ArgumentParser
 import CSIProtocol
 
-/// `rbdcsi client controller caps|create|delete|expand|validate`.
+/// `rbdcsi client controller caps|create|delete|expand|validate|snapshot`.
 struct ControllerCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
         abstract: "Controller service calls.",
-        subcommands: [Caps.self, Create.self, Delete.self, Expand.self, Validate.self]
+        subcommands: [Caps.self, Create.self, Delete.self, Expand.self, Validate.self, SnapshotCommands.self]
     )
 
     struct Caps: AsyncParsableCommand {
@@ -46,11 +46,23 @@ struct ControllerCommands: AsyncParsableCommand {
         var accessMode: String = "single-node-writer"
         @Option(name: .customLong("parameter"), help: "A StorageClass parameter KEY=VALUE (repeatable): clusterID, pool, imageFeatures, ….")
         var parameters: [String] = []
+        @Option(name: .customLong("source-snapshot"), help: "Restore this snapshot id into the new volume.")
+        var sourceSnapshot: String?
+        @Option(name: .customLong("source-volume"), help: "Clone this volume id into the new volume.")
+        var sourceVolume: String?
         @OptionGroup var secrets: Secrets
+
+        func validate() throws {
+            if sourceSnapshot != nil && sourceVolume != nil {
+                throw ValidationError("--source-snapshot and --source-volume exclude each other")
+            }
+        }
 
         func run() async throws {
             let request = try Csi_V1_CreateVolumeRequest.with {
                 $0.name = name
+                if let sourceSnapshot { $0.volumeContentSource.snapshot.snapshotID = sourceSnapshot }
+                if let sourceVolume { $0.volumeContentSource.volume.volumeID = sourceVolume }
                 if size > 0 { $0.capacityRange = .with { $0.requiredBytes = size } }
                 $0.volumeCapabilities = [try VolumeArguments.capability(block: block, accessMode: accessMode)]
                 $0.parameters = try VolumeArguments.pairs(parameters, flag: "parameter")
@@ -123,6 +135,55 @@ struct ControllerCommands: AsyncParsableCommand {
             }
             try await client.call { grpc, options in
                 try await Csi_V1_Controller.Client(wrapping: grpc).validateVolumeCapabilities(request, options: options)
+            }
+        }
+    }
+
+    /// `controller snapshot create|delete`.
+    struct SnapshotCommands: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "snapshot", abstract: "Snapshot calls.", subcommands: [Create.self, Delete.self]
+        )
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "CreateSnapshot.")
+            @ParentCommand var client: ClientCommand
+            @Option(help: "The request name (the VolumeSnapshotContent name).")
+            var name: String
+            @Option(name: .customLong("source-volume"), help: "Id of the volume to snapshot.")
+            var sourceVolume: String
+            @Option(name: .customLong("parameter"), help: "A VolumeSnapshotClass parameter KEY=VALUE (repeatable): clusterID, snapshotNamePrefix, ….")
+            var parameters: [String] = []
+            @OptionGroup var secrets: Secrets
+
+            func run() async throws {
+                let request = try Csi_V1_CreateSnapshotRequest.with {
+                    $0.name = name
+                    $0.sourceVolumeID = sourceVolume
+                    $0.parameters = try VolumeArguments.pairs(parameters, flag: "parameter")
+                    $0.secrets = try secrets.values()
+                }
+                try await client.call { grpc, options in
+                    try await Csi_V1_Controller.Client(wrapping: grpc).createSnapshot(request, options: options)
+                }
+            }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "DeleteSnapshot.")
+            @ParentCommand var client: ClientCommand
+            @Option(name: .customLong("snapshot-id"), help: "Snapshot id.")
+            var snapshotID: String
+            @OptionGroup var secrets: Secrets
+
+            func run() async throws {
+                let request = try Csi_V1_DeleteSnapshotRequest.with {
+                    $0.snapshotID = snapshotID
+                    $0.secrets = try secrets.values()
+                }
+                try await client.call { grpc, options in
+                    try await Csi_V1_Controller.Client(wrapping: grpc).deleteSnapshot(request, options: options)
+                }
             }
         }
     }

@@ -38,6 +38,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Instance id of this plugin's journal entries (csi.volumes.<instanceid>).")
     var instanceid: String = "default"
 
+    @Option(help: "Clone chains this deep are flattened before a new clone or snapshot (1-14, ceph-csi's default 8).")
+    var rbdhardmaxclonedepth: Int = 8
+
+    @Option(help: "Clone chains this deep are flattened in the background (at most the hard depth; default 4).")
+    var rbdsoftmaxclonedepth: Int = 4
+
+    @Option(help: "More snapshots than this on an image refuse a new snapshot or clone of it (1-500, default 450).")
+    var maxsnapshotsonimage: Int = 450
+
+    @Option(help: "Snapshots per image at which clones of it start to be flattened (at most --maxsnapshotsonimage; default 250).")
+    var minsnapshotsonimage: Int = 250
+
     @Option(help: "Comma-separated node labels for topology, each LABEL or LABEL=VALUE.")
     var domainlabels: String = ""
 
@@ -115,13 +127,22 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
+        let cloneLimits: CloneLimits
+        do {
+            cloneLimits = try CloneLimits(
+                hardDepth: rbdhardmaxclonedepth, softDepth: rbdsoftmaxclonedepth, maxSnapshots: maxsnapshotsonimage, minSnapshots: minsnapshotsonimage
+            )
+        } catch {
+            throw PluginRuntimeError.badFlag("\(error)")
+        }
         let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
         let server = PluginServer(
             endpoint: endpoint,
             services: PluginServices.make(
                 .init(
                     info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
-                    kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid
+                    kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid,
+                    cloneLimits: cloneLimits
                 ),
                 logger: logger
             ),

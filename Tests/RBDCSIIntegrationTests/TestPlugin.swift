@@ -38,6 +38,7 @@ struct TestPlugin {
         extraClusters: [CephTestCluster.ConfigEntry] = [],
         limits: ConnectionLimits = ConnectionLimits(),
         kmsConfig: String? = nil,
+        cloneLimits: CloneLimits = .defaults,
         _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
     ) async throws -> R {
         let directory = try makeDirectory()
@@ -53,7 +54,8 @@ struct TestPlugin {
         if let kmsConfig { try kmsConfig.write(toFile: directory + "/kms.json", atomically: true, encoding: .utf8) }
         let configuration = PluginServices.Configuration(
             info: info, stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json",
-            kmsConfigPath: directory + "/kms.json", cephTimeout: cephTimeout, inUseWait: inUseWait
+            kmsConfigPath: directory + "/kms.json", cephTimeout: cephTimeout, inUseWait: inUseWait,
+            cloneLimits: cloneLimits
         )
         let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(configuration, logger: logger), logger: logger, limits: limits)
         let group = ServiceGroup(services: [server], logger: logger)

@@ -56,6 +56,16 @@ struct ImageCloner {
         }
     }
 
+    /// Refuses early (before anything is made) a copy of an image whose sealed key cannot be
+    /// copied without the passphrase.
+    func checkKeyCopyable(from source: ImageSpec, passphrase: String?, access: ClusterAccess) async throws {
+        guard passphrase?.isEmpty ?? true else { return }
+        let metadata = try await host.metadata.imageMetadata(source, keys: [VolumeEncryptor.Key.dek], access: access)
+        if let sealed = metadata[VolumeEncryptor.Key.dek], !sealed.isEmpty {
+            throw CSIError.invalidArgument("image \(source) holds an encryption key sealed by the metadata KMS: the secret \(EncryptionKMS.passphraseSecret) is needed to copy it")
+        }
+    }
+
     /// Copies the encryption state and key of `source` (id `sourceID`) to its copy `target`
     /// (id `targetID`): the metadata KMS's key, sealed for the source id, is opened and sealed
     /// again for the target id, as ceph-csi's copyEncryptionConfig does.

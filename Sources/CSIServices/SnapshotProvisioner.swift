@@ -66,6 +66,7 @@ struct SnapshotProvisioner {
             reuseUUID = found.uuid
         }
         try await cloner.limitSnapshots(on: source.spec, access: access)
+        if source.encrypted { try await cloner.checkKeyCopyable(from: source.spec, passphrase: request.passphrase, access: access) }
         var values = [JournalEntry.Key.source: source.spec.image]
         for key in [JournalEntry.Key.kmsID, JournalEntry.Key.encryptionType, JournalEntry.Key.owner] {
             if let value = source.reservation.value(key) { values[key] = value }

@@ -50,6 +50,38 @@ struct CephCSIJournal {
         return Volume(volumeID: volumeID, uuid: uuid, image: image, requestName: requestName)
     }
 
+    struct Snapshot {
+        var snapshotID: String
+        var uuid: String
+        var image: String
+        var requestName: String
+    }
+
+    /// Takes a snapshot as ceph-csi's CreateSnapshot does: the snapshot journal entry, a
+    /// snapshot of the volume named after the new image, a clone-format-2 clone of it with
+    /// layering and deep-flatten, the transient snapshot removed, the image's own snapshot.
+    func snapshot(of volume: Volume, clusterID: String) async throws -> Snapshot {
+        let uuid = UUID().uuidString.lowercased()
+        let requestName = "snapshot-\(UUID().uuidString.lowercased())"
+        let image = "csi-snap-\(uuid)"
+        try await setOmap("csi.snaps.default", "csi.snap.\(requestName)", uuid)
+        let object = "csi.snap.\(uuid)"
+        try await setOmap(object, "csi.snapname", requestName)
+        try await setOmap(object, "csi.imagename", image)
+        try await setOmap(object, "csi.source", volume.image)
+        try await CephTestCluster.rbd(["snap", "create", "\(pool)/\(volume.image)@\(image)"])
+        try await CephTestCluster.rbd([
+            "clone", "--rbd-default-clone-format", "2", "--image-feature", "layering", "--image-feature", "deep-flatten",
+            "\(pool)/\(volume.image)@\(image)", "\(pool)/\(image)",
+        ])
+        try await CephTestCluster.rbd(["snap", "rm", "\(pool)/\(volume.image)@\(image)"])
+        try await CephTestCluster.rbd(["snap", "create", "\(pool)/\(image)@\(image)"])
+        let info = try await CephTestCluster.rbd(["info", "--format", "json", "\(pool)/\(image)"])
+        try await setOmap(object, "csi.imageid", (try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])?["id"] as? String ?? "")
+        let snapshotID = try CSIVolumeID(clusterID: clusterID, poolID: try await poolID(), objectUUID: uuid).encoded()
+        return Snapshot(snapshotID: snapshotID, uuid: uuid, image: image, requestName: requestName)
+    }
+
     /// Creates the RADOS namespace (idempotent).
     func createNamespace() async throws {
         let existing = try await CephTestCluster.rbd(["namespace", "ls", "--pool", pool, "--format", "json"])

@@ -59,6 +59,20 @@ struct ProcessLifecycleTests {
         #expect(Self.stderr(of: process).contains("tcp:// endpoints are not supported"))
     }
 
+    /// ceph-csi's clone and snapshot limits, Go-style, out of range: start-up refused.
+    @Test(arguments: [
+        (["--rbdhardmaxclonedepth=15"], "--rbdhardmaxclonedepth must be 1 to 14"),
+        (["--rbdhardmaxclonedepth=4", "--rbdsoftmaxclonedepth=5"], "--rbdsoftmaxclonedepth must be 1 to --rbdhardmaxclonedepth (4)"),
+        (["--maxsnapshotsonimage=501"], "--maxsnapshotsonimage must be 1 to 500"),
+        (["--maxsnapshotsonimage=100", "--minsnapshotsonimage=200"], "--minsnapshotsonimage must be 1 to --maxsnapshotsonimage (100)"),
+    ])
+    func cloneLimitsOutOfRangeAreRefused(flags: [String], message: String) throws {
+        let process = try Self.launch(["--controllerserver=true", "--endpoint=unix:///tmp/rbdcsi-never.sock"] + flags)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(Self.stderr(of: process).contains(message))
+    }
+
     @Test func badDriverNameIsRefused() throws {
         let process = try Self.launch(["--nodeserver=true", "--nodeid=n1", "--drivername=Not_A_DNS_Name"])
         process.waitUntilExit()

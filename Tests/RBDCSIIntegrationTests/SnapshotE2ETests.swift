@@ -144,6 +144,32 @@ struct SnapshotE2ETests {
         }
     }
 
+    /// A volume and snapshot made the ceph-csi way (its journal keys and rbd steps) are
+    /// restored, cloned and deleted by this controller: the restore holds the data.
+    @Test func snapshotTakenTheCephCSIWayIsRestoredAndDeleted() async throws {
+        let journal = CephCSIJournal()
+        let provisioned = try await journal.provision(clusterID: CephTestCluster.clusterID, sizeMiB: 32)
+        try await TestPlugin.run { plugin, client in
+            let controller = Csi_V1_Controller.Client(wrapping: client)
+            let source = Csi_V1_Volume.with {
+                $0.volumeID = provisioned.volumeID
+                $0.volumeContext = ["clusterID": CephTestCluster.clusterID, "pool": Self.pool, "mounter": "rbd-fuse", "imageName": provisioned.image]
+            }
+            let data = Self.randomData(1 << 20)
+            try await Self.staged(plugin, client, source) { path in try Self.write(data, to: path + "/data") }
+            let snapshot = try await journal.snapshot(of: provisioned, clusterID: CephTestCluster.clusterID)
+            let restored = try await Self.createVolume(controller, bytes: 32 << 20, source: Self.fromSnapshot(snapshot.snapshotID))
+            #expect(try await Self.staged(plugin, client, restored) { path in try Data(contentsOf: URL(fileURLWithPath: path + "/data")) } == data)
+            // Its snapshot name is taken: a repeat for the same source is idempotent.
+            let again = try await Self.snapshot(controller, of: provisioned.volumeID, name: snapshot.requestName)
+            #expect(again.snapshotID == snapshot.snapshotID)
+            try await Self.deleteSnapshot(controller, snapshot.snapshotID)
+            try await Self.deleteVolume(controller, provisioned.volumeID)
+            try await Self.deleteVolume(controller, restored.volumeID)
+            #expect(try await Self.remains(of: [provisioned.uuid, snapshot.uuid, try Self.uuid(restored.volumeID)]) == [])
+        }
+    }
+
     /// The snapshot journal and images, key for key as ceph-csi v3.12 writes them, and the
     /// idempotency and error codes of CreateSnapshot and DeleteSnapshot.
     @Test func snapshotJournalIsCephCSIsAndCallsAreIdempotent() async throws {
@@ -200,6 +226,71 @@ struct SnapshotE2ETests {
             try await Self.deleteVolume(controller, volume.volumeID)
             try await Self.deleteVolume(controller, other.volumeID)
             #expect(try await Self.remains(of: [volumeUUID, id.objectUUID, try Self.uuid(other.volumeID)]) == [])
+        }
+    }
+
+    /// Encrypted sources: the snapshot, the restore and the clone each get the source's key
+    /// sealed again for their own id (so each opens under its id only), the source's
+    /// encryption state and its journal keys; an unencrypted restore of it is refused.
+    @Test func encryptedCopiesGetTheKeySealedForTheirOwnID() async throws {
+        try await TestPlugin.run(kmsConfig: #"{"meta": {"encryptionKMSType": "metadata"}}"#) { _, client in
+            let controller = Csi_V1_Controller.Client(wrapping: client)
+            let passphrase = "snapshot passphrase"
+            var request = ControllerE2ETests.createRequest("pvc-\(UUID().uuidString.lowercased())", bytes: 16 << 20, parameters: [
+                "imageFeatures": "layering", "encrypted": "true", "encryptionKMSID": "meta",
+            ])
+            request.secrets["encryptionPassphrase"] = passphrase
+            let volume = try await controller.createVolume(request).volume
+            let volumeImage = "\(Self.pool)/csi-vol-\(try Self.uuid(volume.volumeID))"
+            // As after the node's first stage: LUKS formatted.
+            try await CephTestCluster.rbd(["image-meta", "set", volumeImage, "rbd.csi.ceph.com/encrypted", "encrypted"])
+            func dek(_ image: String, id: String) async throws -> String {
+                let sealed = try await CephTestCluster.rbd(["image-meta", "get", image, "rbd.csi.ceph.com/dek"]).trimmingCharacters(in: .whitespacesAndNewlines)
+                return try SealedDEK.open(sealed, passphrase: passphrase, volumeID: id)
+            }
+            let key = try await dek(volumeImage, id: volume.volumeID)
+
+            // Without the passphrase the key cannot be copied: INVALID_ARGUMENT before anything is made.
+            let imagesBefore = try await CephTestCluster.rbd(["ls", Self.pool])
+            #expect(await code { _ = try await Self.snapshot(controller, of: volume.volumeID) } == .invalidArgument)
+            #expect(try await CephTestCluster.rbd(["ls", Self.pool]) == imagesBefore)
+            #expect(try await CephTestCluster.rbd(["snap", "ls", "--all", volumeImage]).isEmpty)
+            let snapshot = try await controller.createSnapshot(.with {
+                $0.name = "snapshot-\(UUID().uuidString.lowercased())"
+                $0.sourceVolumeID = volume.volumeID
+                $0.parameters = ["clusterID": CephTestCluster.clusterID]
+                $0.secrets = Self.admin.merging(["encryptionPassphrase": passphrase]) { $1 }
+            }).snapshot
+            let snapshotUUID = try Self.uuid(snapshot.snapshotID)
+            let snapshotImage = "\(Self.pool)/csi-snap-\(snapshotUUID)"
+            #expect(try await dek(snapshotImage, id: snapshot.snapshotID) == key)
+            #expect(await code { _ = try await dek(snapshotImage, id: volume.volumeID) } != nil, "sealed for the snapshot id only")
+            let entry = try await ControllerE2ETests.omap("csi.snap.\(snapshotUUID)")
+            #expect(entry["csi.volume.encryptKMS"] == "meta")
+            #expect(entry["csi.volume.encryptionType"] == "block")
+
+            var restoreRequest = request
+            restoreRequest.name = "pvc-\(UUID().uuidString.lowercased())"
+            restoreRequest.volumeContentSource = Self.fromSnapshot(snapshot.snapshotID)
+            let restored = try await controller.createVolume(restoreRequest).volume
+            let restoredImage = "\(Self.pool)/csi-vol-\(try Self.uuid(restored.volumeID))"
+            #expect(try await dek(restoredImage, id: restored.volumeID) == key)
+            #expect(try await CephTestCluster.rbd(["image-meta", "get", restoredImage, "rbd.csi.ceph.com/encrypted"]).hasPrefix("encrypted"))
+
+            var cloneRequest = restoreRequest
+            cloneRequest.name = "pvc-\(UUID().uuidString.lowercased())"
+            cloneRequest.volumeContentSource = Self.fromVolume(volume.volumeID)
+            let clone = try await controller.createVolume(cloneRequest).volume
+            #expect(try await dek("\(Self.pool)/csi-vol-\(try Self.uuid(clone.volumeID))", id: clone.volumeID) == key)
+
+            var plain = ControllerE2ETests.createRequest("pvc-\(UUID().uuidString.lowercased())", bytes: 16 << 20)
+            plain.volumeContentSource = Self.fromSnapshot(snapshot.snapshotID)
+            #expect(await code { _ = try await controller.createVolume(plain) } == .invalidArgument)
+
+            for id in [restored.volumeID, clone.volumeID, volume.volumeID] { try await Self.deleteVolume(controller, id) }
+            try await Self.deleteSnapshot(controller, snapshot.snapshotID)
+            let uuids = try [volume.volumeID, restored.volumeID, clone.volumeID, snapshot.snapshotID].map(Self.uuid)
+            #expect(try await Self.remains(of: uuids) == [])
         }
     }
 

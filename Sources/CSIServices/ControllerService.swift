@@ -51,9 +51,9 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
             let parameters = try CreateVolumeParameters(request, kmsConfig: provisioner.host.kmsConfig)
             let volume = try await names.withLock(request.name) {
                 guard let sourceID = parameters.contentSource?.id, !sourceID.isEmpty else {
-                    return try await provisioner.create(parameters, from: provisioner.source(of: parameters))
+                    return try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host))
                 }
-                return try await ids.withLock(sourceID) { try await provisioner.create(parameters, from: provisioner.source(of: parameters)) }
+                return try await ids.withLock(sourceID) { try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host)) }
             }
             return .with { $0.volume = volume }
         }

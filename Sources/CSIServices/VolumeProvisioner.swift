@@ -16,107 +16,7 @@ struct VolumeProvisioner {
     static let encryptionStateKey = "rbd.csi.ceph.com/encrypted"
     static let encryptionPrepared = "encryptionPrepared"
 
-    /// A content source resolved to the image the new volume is cloned from.
-    struct Source {
-        /// The snapshot or volume, and the image the clone is made from (a snapshot's
-        /// `csi-snap-<uuid>` image, cloned from its snapshot of the same name).
-        var located: LocatedImage
-        var isSnapshot: Bool
-        var size: UInt64
-    }
-
-    /// The snapshot or volume a CreateVolume request names, checked as ceph-csi checks it:
-    /// missing → NOT_FOUND; another cluster, other encryption or a larger source →
-    /// INVALID_ARGUMENT.
-    func source(of parameters: CreateVolumeParameters) async throws -> Source? {
-        guard let contentSource = parameters.contentSource else { return nil }
-        let id: String
-        let isSnapshot: Bool
-        switch contentSource.type {
-        case .snapshot(let snapshot)?: (id, isSnapshot) = (snapshot.snapshotID, true)
-        case .volume(let volume)?: (id, isSnapshot) = (volume.volumeID, false)
-        case nil: throw CSIError.invalidArgument("volume content source has neither a snapshot nor a volume")
-        }
-        let what = isSnapshot ? "snapshot" : "volume"
-        guard !id.isEmpty else { throw CSIError.notFound("\(what) content source has an empty id") }
-        let journal = isSnapshot ? host.journal.snapshots : host.journal
-        guard let located = try await LocatedImage.locate(id, credentials: parameters.credentials, journal: journal, host: host),
-              located.requestName != nil, !isSnapshot || located.reservation.value(JournalEntry.Key.source) != nil else {
-            throw CSIError.notFound("source \(what) \(id) does not exist")
-        }
-        guard located.clusterID == parameters.clusterID else {
-            throw CSIError.invalidArgument("source \(what) \(id) is in cluster \(located.clusterID), not \(parameters.clusterID): clones stay in their cluster")
-        }
-        let size: UInt64
-        do {
-            size = try await host.provisioner.imageDetails(located.spec, access: located.access).size
-        } catch CephAccessError.imageNotFound {
-            throw CSIError.notFound("\(id) image does not exist")
-        }
-        if located.encrypted != parameters.encrypted {
-            throw CSIError.invalidArgument(parameters.encrypted ? "cannot create encrypted volume from unencrypted \(what)" : "cannot create unencrypted volume from encrypted \(what)")
-        }
-        guard parameters.sizeBytes >= size else {
-            throw CSIError.invalidArgument("volume size \(parameters.sizeBytes) is smaller than source \(what) size \(size)")
-        }
-        return Source(located: located, isSnapshot: isSnapshot, size: size)
-    }
-
-    /// ceph-csi's checks before a clone is made: a restore's snapshot image with both depth
-    /// limits lowered by 1 (the restore adds one link); a clone's source parent lowered by 2
-    /// (the clone adds two), and the source's snapshot count.
-    private func limitChains(before source: Source) async throws {
-        let access = source.located.access
-        if source.isSnapshot {
-            let (hard, soft) = host.cloneLimits.lowered(by: 1)
-            try await cloner.limitDepth(of: source.located.spec, hard: hard, soft: soft, access: access)
-            return
-        }
-        if let parent = try await host.provisioner.imageDetails(source.located.spec, access: access).parent, !parent.trashed {
-            let (hard, soft) = host.cloneLimits.lowered(by: 2)
-            try await cloner.limitDepth(of: parent.spec, hard: hard, soft: soft, access: access)
-        }
-        try await cloner.limitSnapshots(on: source.located.spec, access: access)
-    }
-
-    /// The temporary clone between a volume and its clone: `<target>-temp`, kept as the
-    /// clone's parent (ceph-csi's layout).
-    static func temporaryClone(of spec: ImageSpec) -> ImageSpec {
-        ImageSpec(pool: spec.pool, radosNamespace: spec.radosNamespace, image: spec.image + "-temp")
-    }
-
-    /// Clones the source into `spec`: a restore straight from the snapshot image's snapshot; a
-    /// volume clone through `<target>-temp`. Then the key, sealed for the new id, and the
-    /// requested size.
-    private func buildClone(_ spec: ImageSpec, from source: Source, volumeID: String, parameters: CreateVolumeParameters, access: ClusterAccess) async throws {
-        let parent = source.located.spec
-        if source.isSnapshot {
-            try await host.provisioner.cloneImage(parent, snapshot: parent.image, to: spec, features: parameters.features, dataPool: parameters.dataPool, access: access)
-        } else {
-            let temporary = Self.temporaryClone(of: spec)
-            try await cloner.cloneThroughTransientSnapshot(parent, to: temporary, features: ImageCloner.helperFeatures, dataPool: nil, access: access)
-            try await cloner.cloneThroughTransientSnapshot(temporary, to: spec, features: parameters.features, dataPool: parameters.dataPool, access: access)
-        }
-        if source.located.encrypted {
-            try await cloner.copyEncryption(
-                from: parent, sourceID: source.located.id, to: spec, targetID: volumeID, passphrase: parameters.metadataKMSPassphrase, access: access
-            )
-        }
-        try await host.provisioner.growImage(spec, to: parameters.sizeBytes, access: access)
-    }
-
-    /// Removes what a clone cut short left: the image, its temporary clone and the
-    /// transient snapshots.
-    private func removeClone(_ spec: ImageSpec, from source: Source, access: ClusterAccess) async throws {
-        try await host.provisioner.removeImage(spec, access: access)
-        guard !source.isSnapshot else { return }
-        let temporary = Self.temporaryClone(of: spec)
-        try await host.provisioner.removeSnapshot(of: temporary, named: spec.image, access: access)
-        try await host.provisioner.removeImage(temporary, access: access)
-        try await host.provisioner.removeSnapshot(of: source.located.spec, named: temporary.image, access: access)
-    }
-
-    func create(_ parameters: CreateVolumeParameters, from source: Source?) async throws -> Csi_V1_Volume {
+    func create(_ parameters: CreateVolumeParameters, from source: VolumeSource?) async throws -> Csi_V1_Volume {
         let (access, radosNamespace): (ClusterAccess, String)
         do {
             (access, radosNamespace) = try await host.access(parameters.clusterID, credentials: parameters.credentials)
@@ -144,13 +44,13 @@ struct VolumeProvisioner {
             // undone and made again with the same UUID.
             logger.info("repairing an incomplete reservation", metadata: ["name": "\(parameters.name)", "uuid": "\(found.uuid)"])
             if let source {
-                try await removeClone(location.image(found.imageName), from: source, access: access)
+                try await source.remove(location.image(found.imageName), cloner: cloner)
             }
             try await host.provisioner.removeImage(location.image(found.imageName), access: access)
             try await host.provisioner.undoReservation(uuid: found.uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
             reuseUUID = found.uuid
         }
-        if let source { try await limitChains(before: source) }
+        if let source { try await source.limitChains(cloner) }
         let uuid = try await host.provisioner.reserve(
             parameters.name, at: location, journal: host.journal, imagePrefix: parameters.imagePrefix,
             values: parameters.journalValues, uuid: reuseUUID, access: access
@@ -159,14 +59,14 @@ struct VolumeProvisioner {
         do {
             if let source {
                 let volumeID = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: uuid)
-                try await buildClone(spec, from: source, volumeID: volumeID, parameters: parameters, access: access)
+                try await source.build(spec, volumeID: volumeID, parameters: parameters, cloner: cloner)
             } else {
                 try await host.provisioner.createImage(spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, access: access)
             }
             try await finish(spec, uuid: uuid, poolID: poolID, location: location, parameters: parameters, access: access)
         } catch {
             // Nothing half-made is left: the image (if any), then the reservation.
-            if let source { try? await removeClone(spec, from: source, access: access) }
+            if let source { try? await source.remove(spec, cloner: cloner) }
             try? await host.provisioner.removeImage(spec, access: access)
             try? await host.provisioner.undoReservation(uuid: uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
             throw error
@@ -196,7 +96,7 @@ struct VolumeProvisioner {
     /// The volume an earlier call for the same name made, completed where it was cut short;
     /// nil when its image is gone. Another size is ALREADY_EXISTS.
     private func existingVolume(
-        _ found: VolumeJournal.Reservation, parameters: CreateVolumeParameters, source: Source?, location: PoolLocation, poolID: Int64, access: ClusterAccess
+        _ found: VolumeJournal.Reservation, parameters: CreateVolumeParameters, source: VolumeSource?, location: PoolLocation, poolID: Int64, access: ClusterAccess
     ) async throws -> Csi_V1_Volume? {
         let values = found.values ?? [:]
         if parameters.encrypted != (values[JournalEntry.Key.kmsID] != nil) ||
@@ -276,7 +176,7 @@ struct VolumeProvisioner {
         }
         try await host.provisioner.removeImage(spec, access: volume.access)
         // A clone of a volume has a temporary clone as its parent; it goes with it.
-        try await host.provisioner.removeImage(Self.temporaryClone(of: spec), access: volume.access)
+        try await host.provisioner.removeImage(VolumeSource.temporaryClone(of: spec), access: volume.access)
         try await host.provisioner.undoReservation(
             uuid: volume.reservation.uuid, requestName: volume.requestName, at: volume.location, journal: host.journal, access: volume.access
         )

@@ -28,6 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Volumes staged during the control-plane benchmark.") var volumes = 50
     @Option(help: "Plugin starts for the start-up benchmark.") var starts = 10
     @Option(help: "Sequential CreateVolume+DeleteVolume pairs.") var provisionRuns = 30
+    @Option(help: "Snapshot + restore rounds on a 1 GiB volume with 100 MiB written.") var snapshotRuns = 10
 
     func run() async throws {
         let setup = try BenchSetup(work: work)
@@ -61,6 +62,8 @@ struct BenchCommand: AsyncParsableCommand {
             )
             print("provisioning …")
             results["provisioning"] = try await benchmarks.provisioning(runs: provisionRuns, concurrent: 16, batches: 5)
+            print("snapshots …")
+            results["snapshots"] = try await benchmarks.snapshots(runs: snapshotRuns)
             print("cycle overhead …")
             results["cycle"] = try await benchmarks.cycle(runs: cycles)
             print("parallel staging …")

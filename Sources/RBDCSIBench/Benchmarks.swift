@@ -70,6 +70,71 @@ struct Benchmarks {
         return ["create_delete_sequential": sequential.summary(), "create_delete_concurrent": parallel]
     }
 
+    /// 7. Snapshots of a 1 GiB volume with 100 MiB written: CreateSnapshot, and a restore
+    /// (CreateVolume from the snapshot, then NodeStageVolume) until its filesystem is mounted.
+    func snapshots(runs: Int) async throws -> [String: Any] {
+        let secrets = ["userID": setup.user, "userKey": setup.key]
+        let parameters = ["clusterID": BenchSetup.clusterID, "pool": setup.pool, "imageFeatures": "layering", "mounter": "rbd-fuse"]
+        func create(_ name: String, from source: Csi_V1_VolumeContentSource? = nil) async throws -> Csi_V1_Volume {
+            try await controller.createVolume(.with {
+                $0.name = name
+                $0.capacityRange = .with { $0.requiredBytes = 1 << 30 }
+                $0.volumeCapabilities = [BenchVolume.capability]
+                $0.parameters = parameters
+                $0.secrets = secrets
+                if let source { $0.volumeContentSource = source }
+            }).volume
+        }
+        func staging(_ volume: Csi_V1_Volume, _ name: String) throws -> (Csi_V1_NodeStageVolumeRequest, Csi_V1_NodeUnstageVolumeRequest) {
+            let path = "\(setup.work)/staging/\(name)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let stage = Csi_V1_NodeStageVolumeRequest.with {
+                $0.volumeID = volume.volumeID
+                $0.stagingTargetPath = path
+                $0.volumeCapability = BenchVolume.capability
+                $0.secrets = secrets
+                $0.volumeContext = volume.volumeContext
+            }
+            return (stage, .with { $0.volumeID = volume.volumeID; $0.stagingTargetPath = path })
+        }
+        let source = try await create("bench-snap-source")
+        let (stageSource, unstageSource) = try staging(source, "bench-snap-source")
+        _ = try await node.nodeStageVolume(stageSource)
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: { FileManager.default.createFile(atPath: $0, contents: nil); return $0 }("\(stageSource.stagingTargetPath)/\(source.volumeID)/data")))
+        let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        for _ in 0..<100 { try file.write(contentsOf: chunk) }
+        try file.synchronize()
+        try file.close()
+        _ = try await node.nodeUnstageVolume(unstageSource)
+
+        var snapshotting = Samples()
+        var restoring = Samples()
+        for run in 0..<runs {
+            var snapshot = Csi_V1_Snapshot()
+            snapshotting.append(try await measure {
+                snapshot = try await controller.createSnapshot(.with {
+                    $0.name = "bench-snapshot-\(run)"
+                    $0.sourceVolumeID = source.volumeID
+                    $0.parameters = ["clusterID": BenchSetup.clusterID, "pool": setup.pool]
+                    $0.secrets = secrets
+                }).snapshot
+            })
+            var restored = Csi_V1_Volume()
+            var unstage = Csi_V1_NodeUnstageVolumeRequest()
+            restoring.append(try await measure {
+                restored = try await create("bench-restore-\(run)", from: .with { $0.snapshot.snapshotID = snapshot.snapshotID })
+                let (stage, unstageRequest) = try staging(restored, "bench-restore-\(run)")
+                unstage = unstageRequest
+                _ = try await node.nodeStageVolume(stage)
+            })
+            _ = try await node.nodeUnstageVolume(unstage)
+            _ = try await controller.deleteVolume(.with { $0.volumeID = restored.volumeID; $0.secrets = secrets })
+            _ = try await controller.deleteSnapshot(.with { $0.snapshotID = snapshot.snapshotID; $0.secrets = secrets })
+        }
+        _ = try await controller.deleteVolume(.with { $0.volumeID = source.volumeID; $0.secrets = secrets })
+        return ["create_snapshot": snapshotting.summary(), "restore_to_staged": restoring.summary(), "volume_gib": 1, "written_mib": 100]
+    }
+
     /// 2. N volumes staged at once; wall time against N × the single-volume time.
     func parallel(counts: [Int], runs: Int) async throws -> [String: Any] {
         let volumes = try await setup.volumes("bench-par", count: counts.max() ?? 1)

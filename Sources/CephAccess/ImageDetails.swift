@@ -30,13 +30,19 @@ public struct ImageDetails: Sendable, Hashable {
         try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in try read(handle, spec: "\(spec)") }
     }
 
-    static func read(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> ImageDetails {
+    /// The size and id of the open image.
+    static func sizeAndID(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> (size: UInt64, id: String) {
         var info = rbd_image_info_t()
         let stat = rbd_stat(handle, &info, MemoryLayout<rbd_image_info_t>.size)
         guard stat == 0 else { throw .callFailed(operation: "stat image \(spec)", errno: -stat) }
         var idBuffer = [CChar](repeating: 0, count: 64)
         let idResult = rbd_get_id(handle, &idBuffer, idBuffer.count)
         guard idResult == 0 else { throw .callFailed(operation: "read id of image \(spec)", errno: -idResult) }
+        return (info.size, String(nulTerminated: idBuffer))
+    }
+
+    static func read(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> ImageDetails {
+        let (size, id) = try sizeAndID(handle, spec: spec)
         var features: UInt64 = 0
         let featuresResult = rbd_get_features(handle, &features)
         guard featuresResult == 0 else { throw .callFailed(operation: "read features of image \(spec)", errno: -featuresResult) }
@@ -44,7 +50,7 @@ public struct ImageDetails: Sendable, Hashable {
         let createdResult = rbd_get_create_timestamp(handle, &created)
         guard createdResult == 0 else { throw .callFailed(operation: "read creation time of image \(spec)", errno: -createdResult) }
         return ImageDetails(
-            size: info.size, imageID: String(nulTerminated: idBuffer), features: features,
+            size: size, imageID: id, features: features,
             createdSeconds: Int64(created.tv_sec), createdNanoseconds: Int32(created.tv_nsec), parent: try ImageParent.read(handle, spec: spec)
         )
     }

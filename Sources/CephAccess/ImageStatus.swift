@@ -21,13 +21,8 @@ public struct ImageStatus: Sendable, Hashable {
     /// Opens the image read-only (which adds no watcher) and reads its status. Blocks.
     public static func read(_ spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) -> ImageStatus {
         try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
-            var info = rbd_image_info_t()
-            let stat = rbd_stat(handle, &info, MemoryLayout<rbd_image_info_t>.size)
-            guard stat == 0 else { throw .callFailed(operation: "stat image \(spec)", errno: -stat) }
-            var idBuffer = [CChar](repeating: 0, count: 64)
-            let idResult = rbd_get_id(handle, &idBuffer, idBuffer.count)
-            guard idResult == 0 else { throw .callFailed(operation: "read id of image \(spec)", errno: -idResult) }
-            return ImageStatus(size: info.size, imageID: String(nulTerminated: idBuffer), watchers: try watchers(of: handle, spec: spec))
+            let (size, id) = try ImageDetails.sizeAndID(handle, spec: "\(spec)")
+            return ImageStatus(size: size, imageID: id, watchers: try watchers(of: handle, spec: spec))
         }
     }
 

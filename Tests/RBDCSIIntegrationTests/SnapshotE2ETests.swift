@@ -101,7 +101,8 @@ struct SnapshotE2ETests {
     static func randomData(_ count: Int) -> Data { Data((0..<count).map { _ in UInt8.random(in: 0...255) }) }
 
     /// Write, snapshot, change; the restore has the old data (grown at stage when larger), the
-    /// clone the new; then everything is deleted and nothing is left in the pool.
+    /// clone the new, even with their source volume and snapshot deleted first; then
+    /// everything is deleted and nothing is left in the pool.
     @Test func restoreHasTheSnapshotsDataAndCloneTheVolumes() async throws {
         try await TestPlugin.run { plugin, client in
             let controller = Csi_V1_Controller.Client(wrapping: client)
@@ -116,28 +117,30 @@ struct SnapshotE2ETests {
             #expect(abs(Double(snapshot.creationTime.seconds) - Date().timeIntervalSince1970) < 120)
             try await Self.staged(plugin, client, volume) { path in try Self.write(after, to: path + "/data") }
 
-            // Restored larger: the old data, and a filesystem grown to the new size at stage.
+            // Restored larger, and cloned; then the source volume and the snapshot are deleted
+            // before either copy is read: neither depends on them being there.
             let restored = try await Self.createVolume(controller, bytes: 160 << 20, source: Self.fromSnapshot(snapshot.snapshotID))
             #expect(restored.capacityBytes == 160 << 20)
             #expect(restored.contentSource.snapshot.snapshotID == snapshot.snapshotID)
+            let clone = try await Self.createVolume(controller, source: Self.fromVolume(volume.volumeID))
+            #expect(clone.contentSource.volume.volumeID == volume.volumeID)
+            // A restore smaller than its snapshot, or from nothing, is refused.
+            #expect(await code { _ = try await Self.createVolume(controller, bytes: 32 << 20, source: Self.fromSnapshot(snapshot.snapshotID)) } == .invalidArgument)
+            #expect(await code { _ = try await Self.createVolume(controller, source: Self.fromSnapshot(volume.volumeID)) } == .notFound)
+            #expect(await code { _ = try await Self.createVolume(controller, source: Self.fromVolume(snapshot.snapshotID)) } == .notFound)
+            try await Self.deleteVolume(controller, volume.volumeID)
+            try await Self.deleteSnapshot(controller, snapshot.snapshotID)
+
+            // The restore: the old data, and a filesystem grown to the new size at stage.
             let (restoredData, restoredSize) = try await Self.staged(plugin, client, restored) { path in
                 (try Data(contentsOf: URL(fileURLWithPath: path + "/data")), try FileManager.default.attributesOfFileSystem(forPath: path)[.systemSize] as? Int ?? 0)
             }
             #expect(restoredData == before, "the restore holds the data at snapshot time")
             #expect(restoredSize > 140 << 20, "filesystem grown at stage: \(restoredSize)")
-
-            let clone = try await Self.createVolume(controller, source: Self.fromVolume(volume.volumeID))
-            #expect(clone.contentSource.volume.volumeID == volume.volumeID)
             let clonedData = try await Self.staged(plugin, client, clone) { path in try Data(contentsOf: URL(fileURLWithPath: path + "/data")) }
             #expect(clonedData == after, "the clone holds the volume's current data")
 
-            // A restore smaller than its snapshot, or from nothing, is refused.
-            #expect(await code { _ = try await Self.createVolume(controller, bytes: 32 << 20, source: Self.fromSnapshot(snapshot.snapshotID)) } == .invalidArgument)
-            #expect(await code { _ = try await Self.createVolume(controller, source: Self.fromSnapshot(volume.volumeID)) } == .notFound)
-            #expect(await code { _ = try await Self.createVolume(controller, source: Self.fromVolume(snapshot.snapshotID)) } == .notFound)
-
-            for id in [volume.volumeID, restored.volumeID, clone.volumeID] { try await Self.deleteVolume(controller, id) }
-            try await Self.deleteSnapshot(controller, snapshot.snapshotID)
+            for id in [restored.volumeID, clone.volumeID] { try await Self.deleteVolume(controller, id) }
             let uuids = try [volume.volumeID, restored.volumeID, clone.volumeID, snapshot.snapshotID].map(Self.uuid)
             #expect(try await Self.remains(of: uuids) == [])
             #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)

@@ -68,6 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ceph-timeout"), help: "Seconds each librados/librbd call (connect, journal read, image status) may take.")
     var cephTimeout: Int = 10
 
+    @Flag(name: .customLong("check-flags"), help: .hidden)
+    var checkFlagsOnly = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level?
 
@@ -118,6 +121,19 @@ struct ServeCommand: AsyncParsableCommand {
             nodeLabels = TopologyLabels.parseLabelsFile(text)
         }
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
+        let cloneLimits: CloneLimits
+        do {
+            cloneLimits = try CloneLimits(
+                hardDepth: rbdhardmaxclonedepth, softDepth: rbdsoftmaxclonedepth, maxSnapshots: maxsnapshotsonimage, minSnapshots: minsnapshotsonimage
+            )
+        } catch {
+            throw PluginRuntimeError.badFlag("\(error)")
+        }
+        if checkFlagsOnly {
+            // For deployment checks: the flags parse and validate; nothing is started.
+            print("flags OK" + (Self.ignoredFlags.isEmpty ? "" : "; ignored ceph-csi flags: \(Self.ignoredFlags.joined(separator: ","))"))
+            return
+        }
         if !Self.ignoredFlags.isEmpty {
             logger.warning("ignoring ceph-csi flags this plugin does not use", metadata: ["flags": "\(Self.ignoredFlags.joined(separator: ","))"])
         }
@@ -126,14 +142,6 @@ struct ServeCommand: AsyncParsableCommand {
             stateDirectory = try StateDirectory.prepare(self.stateDirectory)
         } catch {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
-        }
-        let cloneLimits: CloneLimits
-        do {
-            cloneLimits = try CloneLimits(
-                hardDepth: rbdhardmaxclonedepth, softDepth: rbdsoftmaxclonedepth, maxSnapshots: maxsnapshotsonimage, minSnapshots: minsnapshotsonimage
-            )
-        } catch {
-            throw PluginRuntimeError.badFlag("\(error)")
         }
         let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
         let server = PluginServer(

@@ -21,11 +21,16 @@ struct SealedDEK: Codable, Sendable {
         try KDF.Scrypt.deriveKey(from: Array(passphrase.utf8), salt: Array(volumeID.utf8), outputByteCount: 32, rounds: 32768, blockSize: 8, parallelism: 1)
     }
 
-    /// `dek` sealed for `volumeID`, as the JSON text stored in metadata.
-    static func seal(_ dek: String, passphrase: String, volumeID: String) throws -> String {
-        let box = try AES.GCM.seal(Array(dek.utf8), using: key(passphrase: passphrase, volumeID: volumeID))
+    /// `dek` sealed for `volumeID`, as the JSON text stored in metadata: byte for byte what
+    /// ceph-csi's Go `json.Marshal` writes (`dek` then `nonce`, standard base64, `/` not
+    /// escaped). `nonce` is random unless given (tests pin it).
+    static func seal(_ dek: String, passphrase: String, volumeID: String, nonce: Data? = nil) throws -> String {
+        let key = try key(passphrase: passphrase, volumeID: volumeID)
+        let box = try AES.GCM.seal(Array(dek.utf8), using: key, nonce: nonce.map { try AES.GCM.Nonce(data: $0) } ?? AES.GCM.Nonce())
         let sealed = SealedDEK(dek: box.ciphertext + box.tag, nonce: Data(box.nonce))
-        return String(decoding: try JSONEncoder().encode(sealed), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(sealed), as: UTF8.self)
     }
 
     /// A new DEK and its sealed form for `volumeID`. scrypt is memory-hard on purpose: it runs

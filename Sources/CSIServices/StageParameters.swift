@@ -9,7 +9,9 @@ struct StageParameters {
     var capability: Csi_V1_VolumeCapability
     var credentials: CephCredentials
     var staticVolume: Bool
-    /// Beyond ceph-csi: a blank static volume may be formatted when the context says so.
+    /// A blank static volume is formatted, as ceph-csi's FormatAndMount does (its documented
+    /// workflow: a blank image and a static PV for it); `formatStaticVolume=false` refuses
+    /// instead. A device that holds anything is never formatted either way.
     var formatStaticVolume: Bool
     var clusterID: String
     var pool: String
@@ -59,9 +61,13 @@ struct StageParameters {
 
         let context = request.volumeContext
         staticVolume = try Self.flag("staticVolume", in: context)
-        formatStaticVolume = try Self.flag("formatStaticVolume", in: context)
+        formatStaticVolume = context["formatStaticVolume"] == nil ? true : try Self.flag("formatStaticVolume", in: context)
         encrypted = try Self.flag("encrypted", in: context)
         encryptionKMSID = context["encryptionKMSID"] ?? ""
+        // ceph-csi's fscrypt mode: refused before anything is touched, never LUKS-formatted.
+        if encrypted, let type = context["encryptionType"], !type.isEmpty, type != "block" {
+            throw CSIError.invalidArgument("encryptionType \(type) is not supported; this plugin encrypts block devices (LUKS) only")
+        }
         clusterID = context["clusterID"] ?? ""
         guard !clusterID.isEmpty else { throw CSIError.invalidArgument("clusterID missing in volume context") }
         pool = context["pool"] ?? ""

@@ -24,7 +24,7 @@ struct VolumeEncryptor {
     static func mapperName(volumeID: String) -> String { "luks-rbd-\(volumeID)" }
 
     /// Opens the LUKS layer over `device` (formatting it first when the volume is new and
-    /// `mayFormat`: not read-only, and not a static volume without formatStaticVolume) and
+    /// `mayFormat`: not read-only, and not a static volume with formatStaticVolume=false) and
     /// returns the mapper device.
     func open(device: String, spec: ImageSpec, access: ClusterAccess, kms: EncryptionKMS, volumeID: String, mayFormat: Bool) async throws -> String {
         let name = Self.mapperName(volumeID: volumeID)
@@ -43,7 +43,7 @@ struct VolumeEncryptor {
             switch content {
             case nil:
                 guard mayFormat else {
-                    throw CSIError.failedPrecondition("encrypted volume \(volumeID) is blank and may not be formatted (read-only, or static without formatStaticVolume=true)")
+                    throw CSIError.failedPrecondition("encrypted volume \(volumeID) is blank and may not be formatted (read-only, or static with formatStaticVolume=false)")
                 }
                 let passphrase = try await passphrase(kms: kms, metadata: metadata, spec: spec, access: access, volumeID: volumeID, create: true)
                 logger.info("encrypting", metadata: ["volume": "\(volumeID)", "device": "\(device)"])

@@ -34,7 +34,17 @@ struct VolumeStager {
         case .missing, .directory, .regularFile: break
         default: throw CSIError.failedPrecondition("\(target) is a symbolic link or special file; refusing to stage there")
         }
-        let (spec, access) = try await locateImage(parameters)
+        let (spec, access, journalEncryption) = try await locateImage(parameters)
+        // A provisioned volume's encryption is what its controller wrote in the journal, as
+        // ceph-csi's node reads it; the volume context may lack it (a statically re-created PV).
+        var parameters = parameters
+        if let journalEncryption {
+            guard journalEncryption.type == "block" else {
+                throw CSIError.invalidArgument("volume \(parameters.volumeID) uses encryptionType \(journalEncryption.type) (fscrypt); this plugin encrypts block devices (LUKS) only")
+            }
+            parameters.encrypted = true
+            parameters.encryptionKMSID = journalEncryption.kmsID == "default" ? "" : journalEncryption.kmsID
+        }
         let existingStash = try ImageMetadataStash.read(from: parameters.stagingPath)
         if let existingStash, !(existingStash.mayBelong(to: parameters.volumeID) && existingStash.spec == spec) {
             throw CSIError.failedPrecondition(
@@ -125,14 +135,15 @@ struct VolumeStager {
         return try host.mountTable.entries().filter { devices.contains(PluginDevices.device(of: $0)) }.map(\.mountPoint)
     }
 
-    /// Which image the volume is, and how to reach its cluster. A static volume's image is
-    /// named by the volume id, in the context's pool; any other id is decoded and its journal
-    /// entry read (NOT_FOUND when either fails).
-    private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess) {
+    /// Which image the volume is, how to reach its cluster, and the encryption its journal
+    /// entry records (KMS id and type). A static volume's image is named by the volume id, in
+    /// the context's pool; any other id is decoded and its journal entry read (NOT_FOUND when
+    /// either fails).
+    private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess, (kmsID: String, type: String)?) {
         guard !parameters.staticVolume else {
             let cluster = try host.clusters.cluster(parameters.clusterID)
             let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
-            return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID), access)
+            return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID), access, nil)
         }
         let id: CSIVolumeID
         do {
@@ -149,7 +160,7 @@ struct VolumeStager {
         let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
         let entry = try await host.metadata.journalEntry(of: id, volumeID: parameters.volumeID, radosNamespace: cluster.rbd?.radosNamespace ?? "", access: access)
         logger.debug("journal entry", metadata: ["volume": "\(parameters.volumeID)", "image": "\(entry.spec)", "request": "\(entry.requestName)"])
-        return (entry.spec, access)
+        return (entry.spec, access, entry.kmsID.map { ($0, entry.encryptionType ?? "block") })
     }
 
     /// Waits, with ceph-csi's backoff, while other clients watch the image (it is mapped
@@ -183,7 +194,7 @@ struct VolumeStager {
                 throw CSIError.failedPrecondition("device \(device) of volume \(parameters.volumeID) has no filesystem and the volume is read-only")
             }
             guard !parameters.staticVolume || parameters.formatStaticVolume else {
-                throw CSIError.failedPrecondition("device \(device) of static volume \(parameters.volumeID) has no filesystem; static volumes are formatted only with volume context formatStaticVolume=true")
+                throw CSIError.failedPrecondition("device \(device) of static volume \(parameters.volumeID) has no filesystem and its volume context says formatStaticVolume=false")
             }
             logger.info("formatting", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)", "fsType": "\(fsType)"])
             try await host.formatter.format(device: device, fsType: fsType, options: parameters.mkfsOptions)

@@ -103,13 +103,43 @@ struct VolumeEncryptionTests {
         #expect(fake.recorded.last == "unmap rbd/vol-1")
     }
 
-    @Test func blankStaticVolumeIsNotEncryptedWithoutFormatStaticVolume() async throws {
+    @Test func blankStaticVolumeIsNotEncryptedWithFormatStaticVolumeFalse() async throws {
         var r = request()
-        r.volumeContext["formatStaticVolume"] = nil
+        r.volumeContext["formatStaticVolume"] = "false"
         let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(r)) }
         #expect(error?.code == .failedPrecondition)
         #expect(!fake.recorded.contains { $0.hasPrefix("luks format") || $0.hasPrefix("image-meta set") })
         #expect(fake.recorded.last == "unmap rbd/vol-1")
+    }
+
+    /// A provisioned volume: encryption comes from its journal entry, as ceph-csi's node reads
+    /// it, even when the volume context does not say so.
+    @Test func journalEntryMakesTheVolumeEncrypted() async throws {
+        let uuid = "40b130e1-a630-11eb-8bea-246e968ec20c"
+        fake.journal.withLock { $0[uuid] = ["csi.volname": "pvc-1", "csi.volume.encryptKMS": "default", "csi.volume.encryptionType": "block"] }
+        var r = request()
+        r.volumeID = "0001-0002-c1-0000000000000007-\(uuid)"
+        r.volumeContext = ["clusterID": "c1"]
+        try await stager.stage(StageParameters(r))
+        #expect(fake.recorded.contains { $0.hasPrefix("luks format") })
+        #expect(try ImageMetadataStash.read(from: staging)?.encrypted == true)
+    }
+
+    /// ceph-csi's fscrypt mode (`encryptionType: file`), from the context or the journal, is
+    /// refused before anything is mapped.
+    @Test func fileEncryptionIsRefusedBeforeAnythingIsTouched() async throws {
+        var context = request()
+        context.volumeContext["encryptionType"] = "file"
+        #expect(throws: CSIError.self) { try StageParameters(context) }
+        let uuid = "50b130e1-a630-11eb-8bea-246e968ec20c"
+        fake.journal.withLock { $0[uuid] = ["csi.volname": "pvc-2", "csi.volume.encryptKMS": "meta", "csi.volume.encryptionType": "file"] }
+        var r = request()
+        r.volumeID = "0001-0002-c1-0000000000000007-\(uuid)"
+        r.volumeContext = ["clusterID": "c1"]
+        let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(r)) }
+        #expect(error?.code == .invalidArgument)
+        #expect(fake.recorded.allSatisfy { $0.hasPrefix("journal") })
+        #expect(try ImageMetadataStash.read(from: staging) == nil)
     }
 
     @Test func aLUKSHeaderWithoutRecordedStateIsAdoptedNotReformatted() async throws {
@@ -117,5 +147,27 @@ struct VolumeEncryptionTests {
         try await stager.stage(StageParameters(request()))
         #expect(fake.recorded.filter { $0.hasPrefix("luks format") }.count == 1)
         #expect(fake.imageMetadata.withLock { $0["rbd.csi.ceph.com/encrypted"] } == "encrypted")
+    }
+}
+
+/// The metadata KMS's sealed key, against a fixture made the way ceph-csi v3.12's
+/// `secretsMetadataKMS.EncryptDEK` makes it: scrypt (N 32768, r 8, p 1, 32 bytes) of the
+/// passphrase salted with the volume id, AES-256-GCM, Go's `json.Marshal` of `{dek, nonce}`
+/// (produced with Python's hashlib.scrypt and the cryptography package's AESGCM).
+@Suite("Sealed DEK: byte for byte ceph-csi's")
+struct SealedDEKCompatibilityTests {
+    static let passphrase = "ceph-csi metadata passphrase"
+    static let volumeID = "0001-0009-rook-ceph-0000000000000002-b0285c97-a0ce-11eb-8c66-0242ac110002"
+    static let dek = "Mwx2ahZLk2hFEGpX3xTq-H1spHv_"
+    static let sealedByCephCSI = #"{"dek":"XCCSYIGKeE2DO8Gh2OCx/8Dk4QcZ1YwEj/RE04n5EGvIKlfKJEN87vrpN+c=","nonce":"qPUTLMZNW0hOArvZ"}"#
+
+    @Test func aKeySealedByCephCSIOpens() throws {
+        #expect(try SealedDEK.open(Self.sealedByCephCSI, passphrase: Self.passphrase, volumeID: Self.volumeID) == Self.dek)
+        #expect(throws: CSIError.self) { try SealedDEK.open(Self.sealedByCephCSI, passphrase: Self.passphrase, volumeID: Self.volumeID + "x") }
+    }
+
+    @Test func ourSealIsTheTextCephCSIWrites() throws {
+        let nonce = try #require(Data(base64Encoded: "qPUTLMZNW0hOArvZ"))
+        #expect(try SealedDEK.seal(Self.dek, passphrase: Self.passphrase, volumeID: Self.volumeID, nonce: nonce) == Self.sealedByCephCSI)
     }
 }

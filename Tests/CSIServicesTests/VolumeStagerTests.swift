@@ -44,6 +44,23 @@ struct VolumeStagerTests {
         #expect(FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
     }
 
+    /// ceph-csi formats a blank static volume; `formatStaticVolume=false` refuses it; a static
+    /// volume that holds anything (another filesystem, a partition table) is never formatted.
+    @Test(arguments: [(nil, nil, true), ("false", nil, false), ("true", nil, true), (nil, "unknown data", false), (nil, "xfs", false)] as [(String?, String?, Bool)])
+    func staticVolumesAreFormattedOnlyWhenBlank(formatStaticVolume: String?, content: String?, formatted: Bool) async throws {
+        var r = request()
+        r.volumeContext["formatStaticVolume"] = formatStaticVolume
+        fake.deviceContent.withLock { $0 = content }
+        if formatted {
+            try await stager.stage(StageParameters(r))
+        } else {
+            let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(r)) }
+            #expect(error?.code == .failedPrecondition)
+            #expect(fake.recorded.last == "unmap rbd/vol-1")
+        }
+        #expect(fake.recorded.contains("mkfs ext4 /dev/rbd7") == formatted)
+    }
+
     @Test func existingFilesystemIsCheckedNotFormatted() async throws {
         fake.deviceContent.withLock { $0 = "ext4" }
         try await stager.stage(StageParameters(request()))

@@ -64,11 +64,11 @@ struct IdentityAndNodeInfoTests {
         #expect(response.accessibleTopology.segments == ["topology.rbd.csi.ceph.com/zone": "zone-a"])
     }
 
-    @Test func controllerCapabilitiesAreVolumesAndExpansion() async throws {
+    @Test func controllerCapabilitiesAreCephCSIsFour() async throws {
         let response = try await TestPlugin.run { _, client in
             try await Csi_V1_Controller.Client(wrapping: client).controllerGetCapabilities(.init())
         }
-        #expect(response.capabilities.map(\.rpc.type) == [.createDeleteVolume, .expandVolume])
+        #expect(response.capabilities.map(\.rpc.type) == [.createDeleteVolume, .createDeleteSnapshot, .cloneVolume, .expandVolume])
     }
 
     @Test func otherControllerRPCsAreUnimplemented() async throws {

@@ -25,6 +25,10 @@ struct StageParameters {
     /// Volume context `encryptionKMSID`; empty for the secrets default.
     var encryptionKMSID: String
     var secrets: [String: String]
+    /// rbd-nbd's log directory (`cephLogDir`, default /var/log/ceph) and what becomes of the
+    /// log on unstage (`cephLogStrategy`: remove, compress or preserve; default remove).
+    var cephLogDir: String
+    var cephLogStrategy: String
 
     /// The staging mount point `S/<volID>`.
     var target: String { "\(stagingPath)/\(volumeID)" }
@@ -83,6 +87,14 @@ struct StageParameters {
         } catch {
             throw CSIError.invalidArgument(error.description)
         }
+        var logDir = context["cephLogDir"].flatMap { $0.isEmpty ? nil : $0 } ?? CephLogFile.defaultDirectory
+        while logDir.count > 1 && logDir.hasSuffix("/") { logDir.removeLast() }
+        cephLogDir = logDir
+        // The plugin runs as root and rbd-nbd writes there: an absolute path without links or `..`.
+        if let problem = CanonicalPath.problem(with: cephLogDir) {
+            throw CSIError.invalidArgument("cephLogDir \(cephLogDir): \(problem)")
+        }
+        cephLogStrategy = (context["cephLogStrategy"].flatMap { $0.isEmpty ? nil : $0 } ?? CephLogFile.defaultStrategy).lowercased()
         fsType = capability.mount.fsType.isEmpty ? "ext4" : capability.mount.fsType
         if !capability.isBlock && !Self.supportedFilesystems.contains(fsType) {
             throw CSIError.invalidArgument("unsupported fsType \(fsType); supported: ext4, xfs")

@@ -76,6 +76,9 @@ struct VolumeStager {
         )
         stash.encrypted = parameters.encrypted
         stash.volumeID = parameters.volumeID
+        // As ceph-csi writes them: where rbd-nbd logs, and what unstage does with the log.
+        stash.logDir = parameters.cephLogDir
+        stash.logFileStrategy = parameters.cephLogStrategy
         try stash.write(to: parameters.stagingPath)
         var steps = Steps(reusedMapping: existingDevice != nil)
         do {
@@ -86,7 +89,8 @@ struct VolumeStager {
                 let request = MapRequest(
                     spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID,
                     key: parameters.credentials.key, readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
-                    options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID
+                    options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID,
+                    logFile: parameters.mapper == .nbd ? CephLogFile.path(volumeID: parameters.volumeID, directory: parameters.cephLogDir) : nil
                 )
                 // Nothing was mapped before (checked above): a map that fails half-way (killed by
                 // its timeout after the kernel made the device) is this call's to undo too.
@@ -288,6 +292,17 @@ struct VolumeStager {
         }
         if stash.encrypted { try await encryptor.close(volumeID: volumeID) }
         try await mapper.unmap(stash.spec, options: stash.mapperUnmapOptions)
+        if !stash.logDir.isEmpty {
+            // ceph-csi's rule: only a stash that names the log directory has a log to handle;
+            // a log that cannot be handled never fails the unstage.
+            do {
+                if let done = try await mapper.finishLog(volumeID: volumeID, directory: stash.logDir, strategy: stash.logFileStrategy) {
+                    logger.debug("client log", metadata: ["volume": "\(volumeID)", "action": "\(done)"])
+                }
+            } catch {
+                logger.warning("client log not handled", metadata: ["volume": "\(volumeID)", "error": "\(error)"])
+            }
+        }
         try ImageMetadataStash.remove(from: stagingPath)
     }
 }

@@ -12,8 +12,12 @@ public struct MapRequest: Sendable {
     public var options: [String]
     /// Used as the rbd-nbd cookie, so the mapping can be found again after a restart.
     public var volumeID: String
+    /// rbd-nbd's client log file (`--log-file`); other mappers ignore it.
+    public var logFile: String?
 
-    public init(spec: ImageSpec, monitors: String, userID: String, key: String, readOnly: Bool, options: [String], volumeID: String) {
+    public init(
+        spec: ImageSpec, monitors: String, userID: String, key: String, readOnly: Bool, options: [String], volumeID: String, logFile: String? = nil
+    ) {
         self.spec = spec
         self.monitors = monitors
         self.userID = userID
@@ -21,6 +25,7 @@ public struct MapRequest: Sendable {
         self.readOnly = readOnly
         self.options = options
         self.volumeID = volumeID
+        self.logFile = logFile
     }
 }
 
@@ -32,9 +37,15 @@ public protocol ImageMapping: Sendable {
     func map(_ request: MapRequest) async throws -> String
     /// Unmaps the image; an image that is not mapped is not an error.
     func unmap(_ spec: ImageSpec, options: [String]) async throws
+    /// Deals with what the mapper's child left for the volume once it is unmapped (rbd-nbd's
+    /// client log, by `strategy`); what was done, for the log, or nil when there is nothing.
+    func finishLog(volumeID: String, directory: String, strategy: String) async throws -> String?
 }
 
 extension ImageMapping {
+    /// krbd and rbd-fuse mappings leave no per-volume log.
+    public func finishLog(volumeID: String, directory: String, strategy: String) async throws -> String? { nil }
+
     /// Runs a map command and returns the device it prints. A map killed by its timeout may
     /// still have created the device, so it is unmapped again before the error is rethrown.
     func runMap(_ command: Command, spec: ImageSpec, runner: any CommandRunning) async throws -> String {

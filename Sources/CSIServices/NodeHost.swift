@@ -30,12 +30,15 @@ public struct NodeHost: Sendable {
     public var health: DeviceHealth
     /// The wait for other clients' watches on an image to go before mapping it.
     public var inUseWait: InUseWait
+    /// What the kernel's rbd driver can map (tryOtherMounters).
+    public var krbdFeatures: KernelRBDFeatures
 
     public init(
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
         formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
         luks: any LUKSOperating, kmsConfig: KMSConfig, clusters: any ClusterLookup, metadata: any CephMetadataReading,
-        mappers: [MapperKind: any ImageMapping], devices: PluginDevices, health: DeviceHealth = DeviceHealth(), inUseWait: InUseWait = InUseWait()
+        mappers: [MapperKind: any ImageMapping], devices: PluginDevices, health: DeviceHealth = DeviceHealth(), inUseWait: InUseWait = InUseWait(),
+        krbdFeatures: KernelRBDFeatures = KernelRBDFeatures()
     ) {
         self.mountTable = mountTable
         self.mounter = mounter
@@ -51,6 +54,7 @@ public struct NodeHost: Sendable {
         self.devices = devices
         self.health = health
         self.inUseWait = inUseWait
+        self.krbdFeatures = krbdFeatures
     }
 
     /// The real host: child processes through `runner`, state (FUSE mounts, logs) under

@@ -29,6 +29,9 @@ struct StageParameters {
     /// log on unstage (`cephLogStrategy`: remove, compress or preserve; default remove).
     var cephLogDir: String
     var cephLogStrategy: String
+    /// ceph-csi's `tryOtherMounters`: an image with features the kernel's rbd driver lacks is
+    /// mapped with rbd-nbd instead of being refused.
+    var tryOtherMounters: Bool
 
     /// The staging mount point `S/<volID>`.
     var target: String { "\(stagingPath)/\(volumeID)" }
@@ -81,6 +84,7 @@ struct StageParameters {
             throw CSIError.invalidArgument("unknown mounter \(mounterName); use rbd, rbd-nbd or rbd-fuse")
         }
         self.mapper = mapper
+        tryOtherMounters = try Self.flag("tryOtherMounters", in: context)
         do {
             mapOptions = try MapOptions(parsing: context["mapOptions"] ?? "")
             unmapOptions = try MapOptions(parsing: context["unmapOptions"] ?? "")

@@ -51,6 +51,9 @@ struct VolumeStager {
                 "staging path \(parameters.stagingPath) holds the stash of another volume (image \(existingStash.spec)); each volume needs its own staging path"
             )
         }
+        if parameters.mapper == .krbd {
+            parameters.mapper = try await kernelOrOtherMapper(spec, access: access, parameters: parameters, stash: existingStash)
+        }
         let mapper = try host.mapper(parameters.mapper)
         // Looked up once: for krbd and rbd-nbd it is a child process.
         let existingDevice = try await mapper.mappedDevice(of: spec)
@@ -137,6 +140,26 @@ struct VolumeStager {
         var devices: Set<String> = [device, "/dev/mapper/" + VolumeEncryptor.mapperName(volumeID: volumeID)]
         if let holder = LUKSHolders.dmDevice(over: device) { devices.insert(holder) }
         return try host.mountTable.entries().filter { devices.contains(PluginDevices.device(of: $0)) }.map(\.mountPoint)
+    }
+
+    /// ceph-csi's krbd check: an image whose features the kernel's rbd driver lacks is mapped
+    /// with rbd-nbd when the context says `tryOtherMounters=true`, and refused otherwise
+    /// (FAILED_PRECONDITION naming the features; ceph-csi: INTERNAL "unsupported krbd
+    /// Feature"). A leftover stash of this volume keeps the mapper it recorded. Without the
+    /// driver's feature list (module not loaded) the map itself decides.
+    private func kernelOrOtherMapper(_ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters, stash: ImageMetadataStash?) async throws -> MapperKind {
+        if let stash, stash.mapper != .krbd { return stash.mapper }
+        guard let supported = host.krbdFeatures.supported() else { return .krbd }
+        let features = try await host.metadata.imageStatus(spec, access: access).features
+        let missing = KernelRBDFeatures.unsupported(features, by: supported)
+        guard !missing.isEmpty else { return .krbd }
+        guard parameters.tryOtherMounters else {
+            throw CSIError.failedPrecondition("image \(spec) has features the kernel's rbd driver cannot map (\(missing.joined(separator: ", "))); set tryOtherMounters=true to map it with rbd-nbd, or mounter rbd-nbd")
+        }
+        logger.info("krbd lacks image features; mapping with rbd-nbd (tryOtherMounters)", metadata: [
+            "volume": "\(parameters.volumeID)", "features": "\(missing.joined(separator: ","))",
+        ])
+        return .nbd
     }
 
     /// Which image the volume is, how to reach its cluster, and the encryption its journal

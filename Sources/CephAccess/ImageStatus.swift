@@ -4,25 +4,31 @@ import CLibCeph
 import Glibc
 #endif
 
-/// What librbd says about an image: its size, id, and the clients watching it (a mapped
-/// image has one watcher per client that maps it).
+/// What librbd says about an image: its size, id, features, and the clients watching it (a
+/// mapped image has one watcher per client that maps it).
 public struct ImageStatus: Sendable, Hashable {
     public var size: UInt64
     public var imageID: String
     /// Watcher addresses, e.g. `127.0.0.1:0/1234567`.
     public var watchers: [String]
+    /// librbd's feature bits of the image.
+    public var features: UInt64
 
-    public init(size: UInt64, imageID: String, watchers: [String]) {
+    public init(size: UInt64, imageID: String, watchers: [String], features: UInt64 = 1) {
         self.size = size
         self.imageID = imageID
         self.watchers = watchers
+        self.features = features
     }
 
     /// Opens the image read-only (which adds no watcher) and reads its status. Blocks.
     public static func read(_ spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) -> ImageStatus {
         try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
             let (size, id) = try ImageDetails.sizeAndID(handle, spec: "\(spec)")
-            return ImageStatus(size: size, imageID: id, watchers: try watchers(of: handle, spec: spec))
+            var features: UInt64 = 0
+            let featuresResult = rbd_get_features(handle, &features)
+            guard featuresResult == 0 else { throw .callFailed(operation: "read features of image \(spec)", errno: -featuresResult) }
+            return ImageStatus(size: size, imageID: id, watchers: try watchers(of: handle, spec: spec), features: features)
         }
     }
 

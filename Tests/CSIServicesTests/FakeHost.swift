@@ -25,6 +25,9 @@ final class FakeHost: Sendable {
     let watchers = Mutex<[[String]]>([[]])
     /// Filesystem and device sizes the probe reports.
     let sizes = Mutex<(filesystem: FilesystemSuperblock?, device: UInt64)>((nil, 1 << 30))
+    /// The image's librbd feature bits, and where the kernel's supported mask is (absent: no driver).
+    let imageFeatures = Mutex<UInt64>(1)
+    let krbdFeaturesPath = NSTemporaryDirectory() + "rbdcsi-unit-krbd-\(UUID().uuidString.prefix(8))"
 
     func record(_ call: String) { calls.withLock { $0.append(call) } }
     var recorded: [String] { calls.withLock { $0 } }
@@ -37,7 +40,8 @@ final class FakeHost: Sendable {
             metadata: Metadata(fake: self),
             mappers: [.krbd: Mapper(fake: self), .nbd: Mapper(fake: self, device: "/dev/nbd3"), .fuse: Mapper(fake: self)],
             devices: PluginDevices(fuseDirectory: "/nonexistent/rbdcsi-unit/fuse"),
-            inUseWait: InUseWait(initialDelay: .milliseconds(1), factor: 2, checks: 4)
+            inUseWait: InUseWait(initialDelay: .milliseconds(1), factor: 2, checks: 4),
+            krbdFeatures: KernelRBDFeatures(path: krbdFeaturesPath)
         )
     }
 
@@ -132,7 +136,7 @@ final class FakeHost: Sendable {
         func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus {
             let current = fake.watchers.withLock { queue in queue.count > 1 ? queue.removeFirst() : queue[0] }
             fake.record("status \(spec) watchers=\(current.count)")
-            return ImageStatus(size: 1 << 30, imageID: "1234", watchers: current)
+            return ImageStatus(size: 1 << 30, imageID: "1234", watchers: current, features: fake.imageFeatures.withLock { $0 })
         }
         func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String] {
             fake.imageMetadata.withLock { $0 }.filter { keys.contains($0.key) }

@@ -61,6 +61,29 @@ struct VolumeStagerTests {
         #expect(fake.recorded.contains("mkfs ext4 /dev/rbd7") == formatted)
     }
 
+    /// ceph-csi's krbd feature check: journaling (0x40) is beyond a kernel mask of 0x3d; with
+    /// tryOtherMounters the volume goes to rbd-nbd (and its stash says so), without it nothing
+    /// is mapped; a kernel without the driver's list leaves it to krbd.
+    @Test(arguments: [("0x3d\n", false, "refused"), ("0x3d\n", true, "/dev/nbd3"), ("0x7d", false, "/dev/rbd7"), (nil, false, "/dev/rbd7")] as [(String?, Bool, String)])
+    func krbdLackingFeaturesFallsBackToRbdNBDOnlyWhenAllowed(mask: String?, tryOthers: Bool, outcome: String) async throws {
+        if let mask { try mask.write(toFile: fake.krbdFeaturesPath, atomically: true, encoding: .utf8) }
+        defer { try? FileManager.default.removeItem(atPath: fake.krbdFeaturesPath) }
+        fake.imageFeatures.withLock { $0 = 1 | 4 | 64 }  // layering, exclusive-lock, journaling
+        var r = request()
+        if tryOthers { r.volumeContext["tryOtherMounters"] = "true" }
+        if outcome == "refused" {
+            let error = await #expect(throws: CSIError.self) { try await stager.stage(StageParameters(r)) }
+            #expect(error?.code == .failedPrecondition)
+            #expect(error?.message.contains("journaling") == true)
+            #expect(!fake.recorded.contains { $0.hasPrefix("map") })
+            #expect(try ImageMetadataStash.read(from: staging) == nil)
+        } else {
+            try await stager.stage(StageParameters(r))
+            #expect(fake.recorded.contains("mount \(outcome) \(staging)/vol-1 ext4 _netdev"))
+            #expect(try ImageMetadataStash.read(from: staging)?.mapper == (outcome == "/dev/nbd3" ? .nbd : .krbd))
+        }
+    }
+
     @Test func existingFilesystemIsCheckedNotFormatted() async throws {
         fake.deviceContent.withLock { $0 = "ext4" }
         try await stager.stage(StageParameters(request()))

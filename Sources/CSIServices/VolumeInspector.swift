@@ -91,7 +91,15 @@ struct VolumeInspector {
             throw CSIError.notFound("\(path) is a mount of \(mount.source), not a volume of this plugin")
         }
         let device = PluginDevices.device(of: mount)
-        try await host.resizer.refreshCapacity(of: device)
+        let mapper = VolumeEncryptor.mapperName(volumeID: volumeID)
+        if host.luks.isOpen(name: mapper) {
+            // Encrypted: the mapped device learns its new size (krbd and rbd-nbd by themselves, a
+            // loop device through losetup), then the LUKS mapping grows to it, then the filesystem.
+            for underlying in LUKSHolders.devices(under: mapper) { try await host.resizer.refreshCapacity(of: underlying) }
+            try await host.luks.resize(name: mapper)
+        } else {
+            try await host.resizer.refreshCapacity(of: device)
+        }
         if mount.fsType != "devtmpfs" {
             try await host.resizer.grow(device: device, mountPoint: path, fsType: mount.fsType)
         }

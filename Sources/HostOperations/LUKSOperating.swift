@@ -8,6 +8,8 @@ public protocol LUKSOperating: Sendable {
     func close(name: String) async throws
     /// Whether `/dev/mapper/<name>` exists (no child process).
     func isOpen(name: String) -> Bool
+    /// Grows the open mapping `/dev/mapper/<name>` to its device's size, online.
+    func resize(name: String) async throws
 }
 
 /// `cryptsetup`, the passphrase always on standard input (never in arguments or files).
@@ -41,5 +43,11 @@ public struct CryptSetup: LUKSOperating {
 
     public func isOpen(name: String) -> Bool {
         HostPaths.exists("/dev/mapper/\(name)")
+    }
+
+    /// `cryptsetup resize`: no passphrase needed, as mappings are opened with
+    /// `--disable-keyring` (the volume key is in the device-mapper table).
+    public func resize(name: String) async throws {
+        try await runner.runChecked(Command("cryptsetup", ["resize", name], timeout: timeout))
     }
 }

@@ -6,7 +6,7 @@ struct NodeCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Node service calls.",
-        subcommands: [Caps.self, Info.self, Stage.self, Publish.self, Unpublish.self, Unstage.self]
+        subcommands: [Caps.self, Info.self, Stage.self, Publish.self, Unpublish.self, Unstage.self, Expand.self, Stats.self]
     )
 
     struct Caps: AsyncParsableCommand {
@@ -105,6 +105,42 @@ struct NodeCommands: AsyncParsableCommand {
             }
             try await client.call { grpc, options in
                 try await Csi_V1_Node.Client(wrapping: grpc).nodeUnstageVolume(request, options: options)
+            }
+        }
+    }
+
+    struct Expand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "NodeExpandVolume (after the image grew).")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id")) var volumeID: String = ""
+        @Option(name: .customLong("volume-path"), help: "The staging or a publish path.") var volumePath: String = ""
+        @Option(name: .customLong("size"), help: "Required bytes (the new size).") var size: Int64 = 0
+
+        func run() async throws {
+            let request = Csi_V1_NodeExpandVolumeRequest.with {
+                $0.volumeID = volumeID
+                $0.volumePath = volumePath
+                if size > 0 { $0.capacityRange = .with { $0.requiredBytes = size } }
+            }
+            try await client.call { grpc, options in
+                try await Csi_V1_Node.Client(wrapping: grpc).nodeExpandVolume(request, options: options)
+            }
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "NodeGetVolumeStats.")
+        @ParentCommand var client: ClientCommand
+        @Option(name: .customLong("volume-id")) var volumeID: String = ""
+        @Option(name: .customLong("volume-path")) var volumePath: String = ""
+
+        func run() async throws {
+            let request = Csi_V1_NodeGetVolumeStatsRequest.with {
+                $0.volumeID = volumeID
+                $0.volumePath = volumePath
+            }
+            try await client.call { grpc, options in
+                try await Csi_V1_Node.Client(wrapping: grpc).nodeGetVolumeStats(request, options: options)
             }
         }
     }

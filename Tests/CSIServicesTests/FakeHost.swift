@@ -116,6 +116,7 @@ final class FakeHost: Sendable {
             fake.openLUKS.withLock { _ = $0.remove(name) }
         }
         func isOpen(name: String) -> Bool { fake.openLUKS.withLock { $0.contains(name) } }
+        func resize(name: String) async throws { fake.record("luks resize \(name)") }
     }
 
     struct Clusters: ClusterLookup {

@@ -142,6 +142,16 @@ struct VolumeEncryptionTests {
         #expect(try ImageMetadataStash.read(from: staging) == nil)
     }
 
+    /// NodeExpandVolume of an encrypted volume: the LUKS mapping grows (cryptsetup resize)
+    /// before the filesystem does. (The fake host has no real device to measure afterwards.)
+    @Test func expandResizesTheLUKSMappingBeforeTheFilesystem() async throws {
+        try await stager.stage(StageParameters(request()))
+        let inspector = VolumeInspector(host: fake.host, logger: Logger(label: "unit"))
+        _ = try? await inspector.expand(volumeID: "vol-1", path: staging + "/vol-1")
+        let steps = fake.recorded.filter { $0.hasPrefix("luks resize") || $0.hasPrefix("grow ext4") }
+        #expect(steps == ["luks resize luks-rbd-vol-1", "grow ext4 \(staging)/vol-1"])
+    }
+
     @Test func aLUKSHeaderWithoutRecordedStateIsAdoptedNotReformatted() async throws {
         try await fake.host.luks.format(device: "/dev/rbd7", passphrase: "pass-1")
         try await stager.stage(StageParameters(request()))

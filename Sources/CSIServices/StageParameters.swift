@@ -9,6 +9,9 @@ struct StageParameters {
     var capability: Csi_V1_VolumeCapability
     var credentials: CephCredentials
     var staticVolume: Bool
+    /// The image of a static volume: the volume id, or for an in-tree migrated volume
+    /// (`migration=true`) the context's `imageName`, as ceph-csi stages them.
+    var staticImageName: String
     /// A blank static volume is formatted, as ceph-csi's FormatAndMount does (its documented
     /// workflow: a blank image and a static PV for it); `formatStaticVolume=false` refuses
     /// instead. A device that holds anything is never formatted either way.
@@ -79,6 +82,13 @@ struct StageParameters {
         guard !clusterID.isEmpty else { throw CSIError.invalidArgument("clusterID missing in volume context") }
         pool = context["pool"] ?? ""
         if staticVolume && pool.isEmpty { throw CSIError.invalidArgument("pool missing in volume context of static volume") }
+        staticImageName = request.volumeID
+        if staticVolume && context["migration"] == "true" {
+            guard let image = context["imageName"], !image.isEmpty, !image.contains("/") else {
+                throw CSIError.invalidArgument("imageName missing or invalid in the volume context of migrated volume \(request.volumeID)")
+            }
+            staticImageName = image
+        }
         let mounterName = context["mounter"] ?? MapperKind.krbd.rawValue
         guard let mapper = MapperKind(rawValue: mounterName.isEmpty ? MapperKind.krbd.rawValue : mounterName) else {
             throw CSIError.invalidArgument("unknown mounter \(mounterName); use rbd, rbd-nbd or rbd-fuse")

@@ -163,14 +163,14 @@ struct VolumeStager {
     }
 
     /// Which image the volume is, how to reach its cluster, and the encryption its journal
-    /// entry records (KMS id and type). A static volume's image is named by the volume id, in
-    /// the context's pool; any other id is decoded and its journal entry read (NOT_FOUND when
+    /// entry records (KMS id and type). A static volume's image is named by the volume id (a
+    /// migrated in-tree volume's by the context's `imageName`), in the context's pool; any other id is decoded and its journal entry read (NOT_FOUND when
     /// either fails).
     private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess, (kmsID: String, type: String)?) {
         guard !parameters.staticVolume else {
             let cluster = try host.clusters.cluster(parameters.clusterID)
             let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
-            return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.volumeID), access, nil)
+            return (ImageSpec(pool: parameters.pool, radosNamespace: cluster.rbd?.radosNamespace ?? "", image: parameters.staticImageName), access, nil)
         }
         let id: CSIVolumeID
         do {

@@ -40,6 +40,36 @@ struct NodeDropInE2ETests {
         #expect(header[510] == 0x55 && header[511] == 0xAA && header[450] == 0x83)
     }
 
+    /// An in-tree migrated volume, as Kubernetes' CSI migration hands it over: the volume id
+    /// is the `mig_mons-<hash>_image-<uuid>_<hex pool>` handle, the context says staticVolume,
+    /// migration, imageName (`kubernetes-dynamic-pvc-<uuid>`), pool, and clusterID (the monitors'
+    /// hash, a config entry), the secrets are the in-tree `adminId` and `key`.
+    @Test func inTreeMigratedVolumeIsStagedAsCephCSIStagesIt() async throws {
+        let uuid = UUID().uuidString.lowercased()
+        let image = "kubernetes-dynamic-pvc-\(uuid)"
+        try await CephTestCluster.rbd(["create", "--size", "32", "\(CephTestCluster.pool)/\(image)"])
+        let hash = "7d4f6ae2b1c3e4f5a6b7c8d9e0f1a2b3"
+        let poolHex = CephTestCluster.pool.utf8.map { String(format: "%02x", $0) }.joined()
+        let volumeID = "mig_mons-\(hash)_image-\(uuid)_\(poolHex)"
+        try await TestPlugin.run(extraClusters: [.init(clusterID: hash)]) { plugin, client in
+            let node = Csi_V1_Node.Client(wrapping: client)
+            let paths = try VolumePaths(plugin: plugin, volumeID: volumeID)
+            var stage = paths.stageRequest(CephTestCluster.mountCapability(), context: [
+                "staticVolume": "true", "migration": "true", "imageName": image, "pool": CephTestCluster.pool, "clusterID": hash, "mounter": "rbd-fuse",
+            ])
+            stage.secrets = ["adminId": CephTestCluster.secrets["userID"]!, "key": CephTestCluster.secrets["userKey"]!]
+            _ = try await node.nodeStageVolume(stage)
+            #expect(try SystemMountTableProbe.entry(paths.stagedPath)?.fsType == "ext4")
+            #expect(try String(contentsOfFile: paths.staging + "/image-meta.json", encoding: .utf8).contains(image))
+            _ = try await node.nodeUnstageVolume(paths.unstageRequest)
+            // Without imageName a migrated volume cannot be found: INVALID_ARGUMENT.
+            stage.volumeContext["imageName"] = nil
+            #expect(await code { _ = try await node.nodeStageVolume(stage) } == .invalidArgument)
+            #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)
+        }
+        try await CephTestCluster.rbd(["rm", "\(CephTestCluster.pool)/\(image)"])
+    }
+
     /// A 4 MiB image whose first sector is an MBR with one Linux partition.
     static func imageWithPartitionTable() async throws -> String {
         var data = Data(count: 4 << 20)

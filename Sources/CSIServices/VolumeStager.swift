@@ -35,6 +35,9 @@ struct VolumeStager {
         default: throw CSIError.failedPrecondition("\(target) is a symbolic link or special file; refusing to stage there")
         }
         let (spec, access, journalEncryption) = try await locateImage(parameters)
+        if let namespace = access.netNamespace, !HostPaths.exists(namespace) {
+            throw CSIError.failedPrecondition("netNamespaceFilePath \(namespace) of cluster \(parameters.clusterID) does not exist on this node")
+        }
         // A provisioned volume's encryption is what its controller wrote in the journal, as
         // ceph-csi's node reads it; the volume context may lack it (a statically re-created PV).
         var parameters = parameters
@@ -93,7 +96,8 @@ struct VolumeStager {
                     spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID,
                     key: parameters.credentials.key, readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
                     options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID,
-                    logFile: parameters.mapper == .nbd ? CephLogFile.path(volumeID: parameters.volumeID, directory: parameters.cephLogDir) : nil
+                    logFile: parameters.mapper == .nbd ? CephLogFile.path(volumeID: parameters.volumeID, directory: parameters.cephLogDir) : nil,
+                    netNamespace: access.netNamespace
                 )
                 // Nothing was mapped before (checked above): a map that fails half-way (killed by
                 // its timeout after the kernel made the device) is this call's to undo too.

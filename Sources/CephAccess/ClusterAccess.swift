@@ -1,11 +1,16 @@
-/// Where and as whom to reach a Ceph cluster: its monitors and a user's credentials.
+/// Where and as whom to reach a Ceph cluster: its monitors, a user's credentials, and the
+/// network namespace mappers run in (the cluster config's `rbd.netNamespaceFilePath`).
 public struct ClusterAccess: Sendable {
     public var monitors: [String]
     public var credentials: CephCredentials
+    /// A network namespace file (e.g. `/var/run/netns/ceph`) for `rbd map`, `rbd-nbd` and
+    /// `rbd-fuse`, as ceph-csi runs `rbd map` there with `nsenter --net=…`.
+    public var netNamespace: String?
 
-    public init(monitors: [String], credentials: CephCredentials) {
+    public init(monitors: [String], credentials: CephCredentials, netNamespace: String? = nil) {
         self.monitors = monitors
         self.credentials = credentials
+        self.netNamespace = netNamespace
     }
 
     /// `mon_host` as librados and the rbd CLI take it.
@@ -16,6 +21,9 @@ extension ClusterAccess {
     /// How to reach a configured cluster as `credentials`: its monitors, bare addresses given
     /// the messenger protocol their port speaks (`MonitorAddresses`).
     public static func resolving(_ cluster: ClusterConfig.Cluster, credentials: CephCredentials) async -> ClusterAccess {
-        ClusterAccess(monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: credentials)
+        ClusterAccess(
+            monitors: await MonitorAddresses.withProtocols(cluster.monitors), credentials: credentials,
+            netNamespace: cluster.rbd?.netNamespaceFilePath.flatMap { $0.isEmpty ? nil : $0 }
+        )
     }
 }

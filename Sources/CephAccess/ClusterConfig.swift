@@ -1,11 +1,14 @@
 import Foundation
 
 /// ceph-csi's cluster config file: `[{"clusterID": "...", "monitors": ["host:port"],
-/// "rbd": {"radosNamespace": "..."}}]`, default `/etc/ceph-csi-config/config.json`.
+/// "rbd": {"radosNamespace": "...", "netNamespaceFilePath": "..."}}]`, default
+/// `/etc/ceph-csi-config/config.json`.
 public struct ClusterConfig: Sendable {
     public struct Cluster: Sendable, Hashable, Decodable {
         public struct RBD: Sendable, Hashable, Decodable {
             public var radosNamespace: String?
+            /// The network namespace the node maps images in (ceph-csi's Multus support).
+            public var netNamespaceFilePath: String?
         }
         public var clusterID: String
         public var monitors: [String]

@@ -56,7 +56,7 @@ public struct FuseLoopMapper: ImageMapping {
             try HostPaths.makeDirectories(logDirectory, mode: 0o700)
             arguments.append("--log-file=\(logDirectory)/rbd-fuse-\(Self.name(of: request.spec)).log")
             do {
-                try await runner.runChecked(Command("rbd-fuse", arguments, timeout: timeout, secretFile: request.secretFile))
+                try await runner.runChecked(request.mapCommand("rbd-fuse", arguments, timeout: timeout))
             } catch {
                 try? await unmap(request.spec, options: [])
                 throw error

@@ -14,9 +14,12 @@ public struct MapRequest: Sendable {
     public var volumeID: String
     /// rbd-nbd's client log file (`--log-file`); other mappers ignore it.
     public var logFile: String?
+    /// The network namespace file the map command runs in (`nsenter --net=<path> -- …`).
+    public var netNamespace: String?
 
     public init(
-        spec: ImageSpec, monitors: String, userID: String, key: String, readOnly: Bool, options: [String], volumeID: String, logFile: String? = nil
+        spec: ImageSpec, monitors: String, userID: String, key: String, readOnly: Bool, options: [String], volumeID: String,
+        logFile: String? = nil, netNamespace: String? = nil
     ) {
         self.spec = spec
         self.monitors = monitors
@@ -26,6 +29,7 @@ public struct MapRequest: Sendable {
         self.options = options
         self.volumeID = volumeID
         self.logFile = logFile
+        self.netNamespace = netNamespace
     }
 }
 
@@ -61,4 +65,12 @@ extension ImageMapping {
 extension MapRequest {
     /// The key as the secret file of a map command.
     var secretFile: [UInt8] { Array(key.utf8) }
+
+    /// The map command `program arguments`, run in the request's network namespace if it has
+    /// one, as ceph-csi does: `nsenter --net=<path> -- program arguments` (the key on fd 3
+    /// passes through nsenter's exec).
+    func mapCommand(_ program: String, _ arguments: [String], timeout: Duration) -> Command {
+        guard let netNamespace else { return Command(program, arguments, timeout: timeout, secretFile: secretFile) }
+        return Command("nsenter", ["--net=\(netNamespace)", "--", program] + arguments, timeout: timeout, secretFile: secretFile)
+    }
 }

@@ -20,7 +20,7 @@ public struct KernelRBDMapper: ImageMapping {
                          "map", request.spec.description, "--device-type", "krbd", "--options", "noudev"]
         if !request.options.isEmpty { arguments += ["--options", request.options.joined(separator: ",")] }
         if request.readOnly { arguments.append("--read-only") }
-        return try await runMap(Command("rbd", arguments, timeout: timeout, secretFile: request.secretFile), spec: request.spec, runner: runner)
+        return try await runMap(request.mapCommand("rbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
     }
 
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {

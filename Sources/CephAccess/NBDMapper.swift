@@ -38,7 +38,7 @@ public struct NBDMapper: ImageMapping {
         arguments += ["map", request.spec.description]
         arguments += Self.mapFlags(options: request.options, volumeID: request.volumeID, cookie: await cookies.supported(runner: runner))
         if request.readOnly { arguments.append("--read-only") }
-        return try await runMap(Command("rbd-nbd", arguments, timeout: timeout, secretFile: request.secretFile), spec: request.spec, runner: runner)
+        return try await runMap(request.mapCommand("rbd-nbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
     }
 
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {

@@ -71,6 +71,21 @@ struct MapperCommandLineTests {
         ])
     }
 
+    /// ceph-csi's Multus support: the map runs in the cluster's network namespace through
+    /// nsenter, the key still on fd 3.
+    @Test func mapsRunInTheClustersNetworkNamespace() async throws {
+        var request = Self.request(options: [])
+        request.netNamespace = "/var/run/netns/ceph"
+        let runner = RecordingRunner()
+        _ = try await KernelRBDMapper(runner: runner).map(request)
+        _ = try await NBDMapper(runner: runner, cookies: NBDCookieSupport(known: false)).map(request)
+        #expect(runner.argv.map { Array($0.prefix(4)) } == [
+            ["nsenter", "--net=/var/run/netns/ceph", "--", "rbd"], ["nsenter", "--net=/var/run/netns/ceph", "--", "rbd-nbd"],
+        ])
+        #expect(runner.argv[0].dropFirst(4).prefix(6) == ["--id", "csi", "-m", "10.0.0.1:6789", "--keyfile=/dev/fd/3", "map"])
+        #expect(runner.commands.allSatisfy { $0.secretFile == Array("AQkey==".utf8) })
+    }
+
     /// remove (the default), compress (gzip, as ceph-csi's GzipLogFile), preserve, and an
     /// unknown strategy (kept, as ceph-csi only logs it), on real files with the real gzip.
     @Test(arguments: [("remove", [String]()), ("", []), ("compress", ["rbd-nbd-vol-1.log.gz"]), ("preserve", ["rbd-nbd-vol-1.log"]), ("shred", ["rbd-nbd-vol-1.log"])])

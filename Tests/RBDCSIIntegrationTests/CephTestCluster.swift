@@ -20,15 +20,17 @@ enum CephTestCluster {
 
     /// One entry of ceph-csi's cluster config file.
     struct ConfigEntry: Encodable {
-        struct RBD: Encodable { var radosNamespace: String }
+        struct RBD: Encodable { var radosNamespace: String; var netNamespaceFilePath: String? }
         var clusterID: String
         var monitors: [String]
         var rbd: RBD?
 
-        init(clusterID: String, monitors: [String] = [CephTestCluster.monitor], radosNamespace: String? = nil) {
+        init(clusterID: String, monitors: [String] = [CephTestCluster.monitor], radosNamespace: String? = nil, netNamespaceFilePath: String? = nil) {
             self.clusterID = clusterID
             self.monitors = monitors
-            rbd = radosNamespace.map { RBD(radosNamespace: $0) }
+            if radosNamespace != nil || netNamespaceFilePath != nil {
+                rbd = RBD(radosNamespace: radosNamespace ?? "", netNamespaceFilePath: netNamespaceFilePath)
+            }
         }
     }
 

@@ -70,6 +70,32 @@ struct NodeDropInE2ETests {
         try await CephTestCluster.rbd(["rm", "\(CephTestCluster.pool)/\(image)"])
     }
 
+    /// The cluster config's `rbd.netNamespaceFilePath`: the map runs through `nsenter --net=`
+    /// (here the plugin's own namespace, `/proc/self/ns/net`, the only one from which this test's
+    /// monitor on 127.0.0.1 is reachable; the argv is pinned in MapperCommandLineTests); a path
+    /// that does not exist is FAILED_PRECONDITION before anything is mapped.
+    @Test func mapsRunInTheConfiguredNetworkNamespace() async throws {
+        let image = try await CephTestCluster.createImage(sizeMiB: 32)
+        let clusters: [CephTestCluster.ConfigEntry] = [
+            .init(clusterID: "netns-host", netNamespaceFilePath: "/proc/self/ns/net"),
+            .init(clusterID: "netns-missing", netNamespaceFilePath: "/var/run/netns/rbdcsi-no-such-namespace"),
+        ]
+        try await TestPlugin.run(extraClusters: clusters) { plugin, client in
+            let node = Csi_V1_Node.Client(wrapping: client)
+            let capability = CephTestCluster.mountCapability()
+            let missing = try VolumePaths(plugin: plugin, volumeID: image)
+            #expect(await code {
+                _ = try await node.nodeStageVolume(missing.stageRequest(capability, context: CephTestCluster.context(extra: ["clusterID": "netns-missing"])))
+            } == .failedPrecondition)
+            #expect(!missing.stashExists)
+            let paths = try VolumePaths(plugin: plugin, volumeID: image)
+            _ = try await node.nodeStageVolume(paths.stageRequest(capability, context: CephTestCluster.context(extra: ["clusterID": "netns-host"])))
+            #expect(try SystemMountTableProbe.entry(paths.stagedPath)?.fsType == "ext4")
+            _ = try await node.nodeUnstageVolume(paths.unstageRequest)
+            #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)
+        }
+    }
+
     /// A 4 MiB image whose first sector is an MBR with one Linux partition.
     static func imageWithPartitionTable() async throws -> String {
         var data = Data(count: 4 << 20)

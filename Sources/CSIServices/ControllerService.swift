@@ -49,11 +49,11 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
         try await recorder.record("CreateVolume", volumeID: request.name) {
             let provisioner = try served("CreateVolume")
             let parameters = try CreateVolumeParameters(request, kmsConfig: provisioner.host.kmsConfig)
+            let create = { try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host)) }
             let volume = try await names.withLock(request.name) {
-                guard let sourceID = parameters.contentSource?.id, !sourceID.isEmpty else {
-                    return try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host))
-                }
-                return try await ids.withLock(sourceID) { try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host)) }
+                // A content source is held like a volume id: not deleted or expanded meanwhile.
+                guard let sourceID = parameters.contentSource?.id, !sourceID.isEmpty else { return try await create() }
+                return try await ids.withLock(sourceID, create)
             }
             return .with { $0.volume = volume }
         }

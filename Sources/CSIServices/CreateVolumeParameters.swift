@@ -104,11 +104,7 @@ struct CreateVolumeParameters {
         }
         kmsID = parameters["encryptionKMSID"] ?? ""
         encryptionType = parameters["encryptionType"] ?? "block"
-        if encrypted {
-            guard encryptionType == "block" else {
-                throw CSIError.invalidArgument("encryptionType \(encryptionType) is not supported; this plugin encrypts block devices (LUKS)")
-            }
-        }
+        if encrypted { try EncryptionKMS.requireBlockEncryption(encryptionType, of: "volume \(request.name)") }
         metadataKMSPassphrase = nil
         if encrypted {
             switch try EncryptionKMS.resolve(kmsID: kmsID, secrets: request.secrets, config: kmsConfig, passphraseRequired: false) {
@@ -145,5 +141,11 @@ extension Csi_V1_VolumeContentSource {
         case .volume(let volume)?: return volume.volumeID
         case nil: return nil
         }
+    }
+
+    /// A restore (a snapshot), not a clone (a volume).
+    var isSnapshot: Bool {
+        if case .snapshot? = type { return true }
+        return false
     }
 }

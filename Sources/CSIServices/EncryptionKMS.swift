@@ -9,6 +9,15 @@ enum EncryptionKMS: Sendable {
     case metadata(passphrase: String)
 
     static let passphraseSecret = "encryptionPassphrase"
+
+    /// ceph-csi's `encryptionType`: `block` (LUKS, this plugin's) passes; `file` (fscrypt) or
+    /// anything else is INVALID_ARGUMENT, wherever it is read (StorageClass, volume context,
+    /// journal), before anything is touched.
+    static func requireBlockEncryption(_ encryptionType: String, of what: String) throws {
+        guard encryptionType == "block" else {
+            throw CSIError.invalidArgument("\(what) uses encryptionType \(encryptionType); this plugin encrypts block devices (LUKS) only, not files (fscrypt)")
+        }
+    }
     static let supportedTypes = ["metadata"]
 
     /// The KMS of a stage request: `kmsID` from the volume context (empty for the default),

@@ -61,9 +61,11 @@ struct ImageCloner {
     func checkKeyCopyable(from source: ImageSpec, passphrase: String?, access: ClusterAccess) async throws {
         guard passphrase?.isEmpty ?? true else { return }
         let metadata = try await host.metadata.imageMetadata(source, keys: [VolumeEncryptor.Key.dek], access: access)
-        if let sealed = metadata[VolumeEncryptor.Key.dek], !sealed.isEmpty {
-            throw CSIError.invalidArgument("image \(source) holds an encryption key sealed by the metadata KMS: the secret \(EncryptionKMS.passphraseSecret) is needed to copy it")
-        }
+        if let sealed = metadata[VolumeEncryptor.Key.dek], !sealed.isEmpty { throw Self.passphraseNeeded(source) }
+    }
+
+    private static func passphraseNeeded(_ source: ImageSpec) -> CSIError {
+        CSIError.invalidArgument("image \(source) holds an encryption key sealed by the metadata KMS: the secret \(EncryptionKMS.passphraseSecret) is needed to copy it")
     }
 
     /// Copies the encryption state and key of `source` (id `sourceID`) to its copy `target`
@@ -73,9 +75,7 @@ struct ImageCloner {
         let keys = [VolumeProvisioner.encryptionStateKey, VolumeEncryptor.Key.dek]
         let metadata = try await host.metadata.imageMetadata(source, keys: keys, access: access)
         if let sealed = metadata[VolumeEncryptor.Key.dek], !sealed.isEmpty {
-            guard let passphrase, !passphrase.isEmpty else {
-                throw CSIError.invalidArgument("image \(source) holds an encryption key sealed by the metadata KMS: the secret \(EncryptionKMS.passphraseSecret) is needed to copy it")
-            }
+            guard let passphrase, !passphrase.isEmpty else { throw Self.passphraseNeeded(source) }
             let resealed = try await SealedDEK.reseal(sealed, passphrase: passphrase, from: sourceID, to: targetID)
             try await host.metadata.setImageMetadata(target, key: VolumeEncryptor.Key.dek, value: resealed, access: access)
         }

@@ -14,6 +14,7 @@ struct SnapshotProvisioner {
     /// What CreateSnapshot is asked to do.
     struct Request {
         var name: String
+        /// The source volume, located and with its entry (the caller checked: else NOT_FOUND).
         var source: LocatedImage
         var prefix: String
         /// The metadata KMS's passphrase, to copy an encrypted source's key.
@@ -31,7 +32,6 @@ struct SnapshotProvisioner {
 
     func create(_ request: Request) async throws -> Csi_V1_Snapshot {
         let source = request.source
-        guard source.requestName != nil else { throw CSIError.notFound("source volume \(source.id) does not exist") }
         let access = source.access
         let location = source.location
         let journal = host.journal.snapshots

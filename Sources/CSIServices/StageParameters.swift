@@ -75,8 +75,8 @@ struct StageParameters {
         encrypted = try Self.flag("encrypted", in: context)
         encryptionKMSID = context["encryptionKMSID"] ?? ""
         // ceph-csi's fscrypt mode: refused before anything is touched, never LUKS-formatted.
-        if encrypted, let type = context["encryptionType"], !type.isEmpty, type != "block" {
-            throw CSIError.invalidArgument("encryptionType \(type) is not supported; this plugin encrypts block devices (LUKS) only")
+        if encrypted, let type = context["encryptionType"], !type.isEmpty {
+            try EncryptionKMS.requireBlockEncryption(type, of: "volume \(request.volumeID)")
         }
         clusterID = context["clusterID"] ?? ""
         guard !clusterID.isEmpty else { throw CSIError.invalidArgument("clusterID missing in volume context") }

@@ -13,13 +13,8 @@ struct VolumeSource {
     /// cluster, other encryption or a larger source → INVALID_ARGUMENT.
     static func resolve(_ parameters: CreateVolumeParameters, host: ControllerHost) async throws -> VolumeSource? {
         guard let contentSource = parameters.contentSource else { return nil }
-        let id: String
-        let isSnapshot: Bool
-        switch contentSource.type {
-        case .snapshot(let snapshot)?: (id, isSnapshot) = (snapshot.snapshotID, true)
-        case .volume(let volume)?: (id, isSnapshot) = (volume.volumeID, false)
-        case nil: throw CSIError.invalidArgument("volume content source has neither a snapshot nor a volume")
-        }
+        guard let id = contentSource.id else { throw CSIError.invalidArgument("volume content source has neither a snapshot nor a volume") }
+        let isSnapshot = contentSource.isSnapshot
         let what = isSnapshot ? "snapshot" : "volume"
         guard !id.isEmpty else { throw CSIError.notFound("\(what) content source has an empty id") }
         let journal = isSnapshot ? host.journal.snapshots : host.journal

@@ -42,9 +42,7 @@ struct VolumeStager {
         // ceph-csi's node reads it; the volume context may lack it (a statically re-created PV).
         var parameters = parameters
         if let journalEncryption {
-            guard journalEncryption.type == "block" else {
-                throw CSIError.invalidArgument("volume \(parameters.volumeID) uses encryptionType \(journalEncryption.type) (fscrypt); this plugin encrypts block devices (LUKS) only")
-            }
+            try EncryptionKMS.requireBlockEncryption(journalEncryption.type, of: "volume \(parameters.volumeID)")
             parameters.encrypted = true
             parameters.encryptionKMSID = journalEncryption.kmsID == "default" ? "" : journalEncryption.kmsID
         }
@@ -54,8 +52,10 @@ struct VolumeStager {
                 "staging path \(parameters.stagingPath) holds the stash of another volume (image \(existingStash.spec)); each volume needs its own staging path"
             )
         }
+        // Read for the krbd feature check, and reused as the in-use wait's first look.
+        var status: ImageStatus?
         if parameters.mapper == .krbd {
-            parameters.mapper = try await kernelOrOtherMapper(spec, access: access, parameters: parameters, stash: existingStash)
+            (parameters.mapper, status) = try await kernelOrOtherMapper(spec, access: access, parameters: parameters, stash: existingStash)
         }
         let mapper = try host.mapper(parameters.mapper)
         // Looked up once: for krbd and rbd-nbd it is a child process.
@@ -70,7 +70,7 @@ struct VolumeStager {
                 throw CSIError.failedPrecondition("image \(spec) is already mapped on this node at \(existingDevice), but not by a stage at \(parameters.stagingPath); unstage it where it was staged first")
             }
         } else {
-            try await waitUntilUnused(spec, access: access, parameters: parameters)
+            try await waitUntilUnused(spec, access: access, parameters: parameters, firstLook: status)
         }
 
         let kms = parameters.encrypted
@@ -151,25 +151,27 @@ struct VolumeStager {
     /// (FAILED_PRECONDITION naming the features; ceph-csi: INTERNAL "unsupported krbd
     /// Feature"). A leftover stash of this volume keeps the mapper it recorded. Without the
     /// driver's feature list (module not loaded) the map itself decides.
-    private func kernelOrOtherMapper(_ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters, stash: ImageMetadataStash?) async throws -> MapperKind {
-        if let stash, stash.mapper != .krbd { return stash.mapper }
-        guard let supported = host.krbdFeatures.supported() else { return .krbd }
-        let features = try await host.metadata.imageStatus(spec, access: access).features
-        let missing = KernelRBDFeatures.unsupported(features, by: supported)
-        guard !missing.isEmpty else { return .krbd }
+    private func kernelOrOtherMapper(
+        _ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters, stash: ImageMetadataStash?
+    ) async throws -> (MapperKind, ImageStatus?) {
+        if let stash, stash.mapper != .krbd { return (stash.mapper, nil) }
+        guard let supported = host.krbdFeatures.supported() else { return (.krbd, nil) }
+        let status = try await host.metadata.imageStatus(spec, access: access)
+        let missing = KernelRBDFeatures.unsupported(status.features, by: supported)
+        guard !missing.isEmpty else { return (.krbd, status) }
         guard parameters.tryOtherMounters else {
             throw CSIError.failedPrecondition("image \(spec) has features the kernel's rbd driver cannot map (\(missing.joined(separator: ", "))); set tryOtherMounters=true to map it with rbd-nbd, or mounter rbd-nbd")
         }
         logger.info("krbd lacks image features; mapping with rbd-nbd (tryOtherMounters)", metadata: [
             "volume": "\(parameters.volumeID)", "features": "\(missing.joined(separator: ","))",
         ])
-        return .nbd
+        return (.nbd, status)
     }
 
     /// Which image the volume is, how to reach its cluster, and the encryption its journal
     /// entry records (KMS id and type). A static volume's image is named by the volume id (a
-    /// migrated in-tree volume's by the context's `imageName`), in the context's pool; any other id is decoded and its journal entry read (NOT_FOUND when
-    /// either fails).
+    /// migrated in-tree volume's by the context's `imageName`), in the context's pool; any
+    /// other id is decoded and its journal entry read (NOT_FOUND when either fails).
     private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess, (kmsID: String, type: String)?) {
         guard !parameters.staticVolume else {
             let cluster = try host.clusters.cluster(parameters.clusterID)
@@ -197,9 +199,11 @@ struct VolumeStager {
     /// Waits, with ceph-csi's backoff, while other clients watch the image (it is mapped
     /// elsewhere); FAILED_PRECONDITION naming them when they stay. A missing image is NOT_FOUND
     /// here, before anything is written. Multi-node access modes share images by design and
-    /// skip the wait.
-    private func waitUntilUnused(_ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters) async throws {
-        let status = try await host.metadata.imageStatus(spec, access: access)
+    /// skip the wait. `firstLook`, a status just read (by the krbd check), stands for the
+    /// first read.
+    private func waitUntilUnused(_ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters, firstLook: ImageStatus?) async throws {
+        let status: ImageStatus
+        if let firstLook { status = firstLook } else { status = try await host.metadata.imageStatus(spec, access: access) }
         guard !status.watchers.isEmpty, !parameters.capability.isMultiNode else { return }
         var watchers = status.watchers
         for delay in host.inUseWait.delays {

@@ -93,7 +93,7 @@ public struct CSIVolumeID: Sendable, Hashable, CustomStringConvertible {
     public var description: String { (try? encoded()) ?? "\(clusterID)/\(poolID)/\(objectUUID)" }
 
     /// The journal object of this volume: `csi.volume.<objectUUID>`.
-    public var journalObject: String { VolumeJournal(instanceID: "").entryObject(objectUUID) }
+    public var journalObject: String { VolumeJournal.Kind.volumes.entryObject(objectUUID) }
 
     private static func hexValue(_ digits: ArraySlice<UInt8>) -> UInt64? {
         var value: UInt64 = 0

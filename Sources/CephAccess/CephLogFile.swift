@@ -11,7 +11,6 @@ public enum CephLogFile {
     /// ceph-csi's defaults for `cephLogDir` and `cephLogStrategy`.
     public static let defaultDirectory = "/var/log/ceph"
     public static let defaultStrategy = "remove"
-    public static let strategies: Set<String> = ["remove", "compress", "preserve"]
 
     /// The log file of volume `volumeID` (a validated path component) in `directory`.
     public static func path(volumeID: String, directory: String) -> String {
@@ -25,8 +24,7 @@ public enum CephLogFile {
         guard HostPaths.exists(path) else { return "no log file" }
         switch strategy.lowercased() {
         case "remove", "":
-            let result = unlink(path)
-            guard result == 0 || errno == ENOENT else { throw HostError.system("remove \(path)", errno) }
+            try HostPaths.remove(path)
             return "removed"
         case "compress":
             // gzip replaces the file with `<path>.gz`, as ceph-csi's GzipLogFile does.

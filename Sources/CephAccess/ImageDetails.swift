@@ -30,22 +30,22 @@ public struct ImageDetails: Sendable, Hashable {
         try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in try read(handle, spec: "\(spec)") }
     }
 
-    /// The size and id of the open image.
-    static func sizeAndID(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> (size: UInt64, id: String) {
+    /// The size, id and feature bits of the open image (what ImageStatus reads too).
+    static func basics(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> (size: UInt64, id: String, features: UInt64) {
         var info = rbd_image_info_t()
         let stat = rbd_stat(handle, &info, MemoryLayout<rbd_image_info_t>.size)
         guard stat == 0 else { throw .callFailed(operation: "stat image \(spec)", errno: -stat) }
         var idBuffer = [CChar](repeating: 0, count: 64)
         let idResult = rbd_get_id(handle, &idBuffer, idBuffer.count)
         guard idResult == 0 else { throw .callFailed(operation: "read id of image \(spec)", errno: -idResult) }
-        return (info.size, String(nulTerminated: idBuffer))
-    }
-
-    static func read(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> ImageDetails {
-        let (size, id) = try sizeAndID(handle, spec: spec)
         var features: UInt64 = 0
         let featuresResult = rbd_get_features(handle, &features)
         guard featuresResult == 0 else { throw .callFailed(operation: "read features of image \(spec)", errno: -featuresResult) }
+        return (info.size, String(nulTerminated: idBuffer), features)
+    }
+
+    static func read(_ handle: rbd_image_t, spec: String) throws(CephAccessError) -> ImageDetails {
+        let (size, id, features) = try basics(handle, spec: spec)
         var created = timespec()
         let createdResult = rbd_get_create_timestamp(handle, &created)
         guard createdResult == 0 else { throw .callFailed(operation: "read creation time of image \(spec)", errno: -createdResult) }

@@ -20,8 +20,7 @@ public enum ImageFlattening {
     /// Queues a flatten task; nil when the manager cannot take it (no `rbd_support` handler,
     /// or the user lacks `mgr 'profile rbd'`), ceph-csi's two cases for the librbd fallback.
     public static func queue(_ spec: ImageSpec, on connection: RadosConnection) throws(CephAccessError) -> FlattenOutcome? {
-        let imageSpec = spec.radosNamespace.isEmpty ? "\(spec.pool)/\(spec.image)" : "\(spec.pool)/\(spec.radosNamespace)/\(spec.image)"
-        let reply = connection.managerCommand(#"{"prefix":"rbd task add flatten","image_spec":\#(jsonString(imageSpec)),"format":"json"}"#)
+        let reply = connection.managerCommand(#"{"prefix":"rbd task add flatten","image_spec":\#(jsonString(spec.description)),"format":"json"}"#)
         if reply.result == 0 { return .queued }
         if reply.status.contains("does not have a parent") { return .noParent }
         if reply.status.contains("No handler found") || reply.status.contains("access denied") || reply.result == -EACCES {

@@ -51,7 +51,7 @@ public enum ImageLineage {
                 rbd_trash_remove(ioctx, image.imageID, false)
             }) ?? -EIO
             guard removed == 0 else { return }
-            next = grandparent ?? nil
+            next = grandparent
         }
     }
 }

@@ -24,10 +24,7 @@ public struct ImageStatus: Sendable, Hashable {
     /// Opens the image read-only (which adds no watcher) and reads its status. Blocks.
     public static func read(_ spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) -> ImageStatus {
         try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
-            let (size, id) = try ImageDetails.sizeAndID(handle, spec: "\(spec)")
-            var features: UInt64 = 0
-            let featuresResult = rbd_get_features(handle, &features)
-            guard featuresResult == 0 else { throw .callFailed(operation: "read features of image \(spec)", errno: -featuresResult) }
+            let (size, id, features) = try ImageDetails.basics(handle, spec: "\(spec)")
             return ImageStatus(size: size, imageID: id, watchers: try watchers(of: handle, spec: spec), features: features)
         }
     }

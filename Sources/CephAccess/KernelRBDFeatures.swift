@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import HostOperations
 
 /// The image features the kernel's rbd driver can map (`/sys/bus/rbd/supported_features`, a
 /// hex mask of librbd's feature bits), for ceph-csi's krbd check before a map.
@@ -13,13 +11,7 @@ public struct KernelRBDFeatures: Sendable {
 
     /// The supported mask, or nil when the driver is not loaded (the map itself then decides).
     public func supported() -> UInt64? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let count = read(fd, &buffer, buffer.count)
-        guard count > 0 else { return nil }
-        return Self.parse(String(decoding: buffer.prefix(count), as: UTF8.self))
+        (try? FileText.read(path)).flatMap(Self.parse)
     }
 
     /// `0x1bd\n` → 0x1bd.

@@ -29,16 +29,6 @@ public enum RBDSnapshots {
         }
     }
 
-    /// Whether the image has a snapshot `name` (in the user namespace).
-    public static func exists(_ spec: ImageSpec, snapshot name: String, in ioctx: rados_ioctx_t) throws(CephAccessError) -> Bool {
-        try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
-            var exists = false
-            let result = rbd_snap_exists(handle, name, &exists)
-            guard result == 0 else { throw .callFailed(operation: "look up snapshot \(spec)@\(name)", errno: -result) }
-            return exists
-        }
-    }
-
     /// Clones `parent@snapshot` into `child` as a clone-format-2 image; an existing `child` is
     /// fine (a retry after a crash). `features` nil keeps librbd's defaults.
     public static func clone(

@@ -11,9 +11,21 @@ import Glibc
 /// `csi.snapname` and `csi.source`. Directory, entry and image share one pool and RADOS
 /// namespace. Each method blocks.
 public struct VolumeJournal: Sendable {
-    /// Which of ceph-csi's two journals: they differ only in their object and key names.
+    /// Which of ceph-csi's two journals: they differ only in their object and key names, which
+    /// are all spelled here.
     public enum Kind: Sendable {
         case volumes, snapshots
+
+        /// The prefix of directory keys and entry objects: `csi.volume.` or `csi.snap.`.
+        var prefix: String { self == .volumes ? "csi.volume." : "csi.snap." }
+        /// The entry object of `uuid`.
+        public func entryObject(_ uuid: String) -> String { prefix + uuid }
+        /// The entry key holding the request name: `csi.volname` or `csi.snapname`.
+        public var requestNameKey: String { self == .volumes ? JournalEntry.Key.requestName : JournalEntry.Key.snapshotName }
+        /// The entry keys a lookup reads.
+        public var entryKeys: [String] { self == .volumes ? JournalEntry.Key.all : JournalEntry.Key.allOfSnapshots }
+        /// The image name prefix of entries without `csi.imagename`.
+        public var defaultImagePrefix: String { self == .volumes ? JournalEntry.defaultImagePrefix : JournalEntry.defaultSnapshotPrefix }
     }
 
     public let instanceID: String
@@ -27,14 +39,11 @@ public struct VolumeJournal: Sendable {
     /// The snapshot journal of the same driver instance.
     public var snapshots: VolumeJournal { VolumeJournal(instanceID: instanceID, kind: .snapshots) }
 
-    private var prefix: String { kind == .volumes ? "csi.volume." : "csi.snap." }
     public var directoryObject: String { (kind == .volumes ? "csi.volumes." : "csi.snaps.") + instanceID }
-    public func directoryKey(_ requestName: String) -> String { prefix + requestName }
-    public func entryObject(_ uuid: String) -> String { prefix + uuid }
-    /// The entry key holding the request name: `csi.volname` or `csi.snapname`.
-    public var requestNameKey: String { kind == .volumes ? JournalEntry.Key.requestName : JournalEntry.Key.snapshotName }
-    /// The entry keys a lookup reads.
-    public var entryKeys: [String] { kind == .volumes ? JournalEntry.Key.all : JournalEntry.Key.allOfSnapshots }
+    public func directoryKey(_ requestName: String) -> String { kind.prefix + requestName }
+    public func entryObject(_ uuid: String) -> String { kind.entryObject(uuid) }
+    public var requestNameKey: String { kind.requestNameKey }
+    public var entryKeys: [String] { kind.entryKeys }
 
     /// A request name's reservation: its UUID and its entry's omap (nil: the entry object is
     /// missing, as after a reservation cut short).
@@ -54,13 +63,11 @@ public struct VolumeJournal: Sendable {
 
         /// The image name: `csi.imagename`, or ceph-csi's default for entries without one.
         public var imageName: String {
-            value(JournalEntry.Key.imageName) ?? (kind == .volumes ? JournalEntry.defaultImagePrefix : JournalEntry.defaultSnapshotPrefix) + uuid
+            value(JournalEntry.Key.imageName) ?? kind.defaultImagePrefix + uuid
         }
 
         /// The request name stored in the entry (`csi.volname` or `csi.snapname`).
-        public var requestName: String? {
-            value(kind == .volumes ? JournalEntry.Key.requestName : JournalEntry.Key.snapshotName)
-        }
+        public var requestName: String? { value(kind.requestNameKey) }
     }
 
     /// The reservation of `requestName`, or nil. Directory values are a bare UUID or, as

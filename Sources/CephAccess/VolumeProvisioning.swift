@@ -38,7 +38,6 @@ public protocol VolumeProvisioning: Sendable {
     func createSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws
     /// Removes the snapshot (a missing image or snapshot is fine).
     func removeSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws
-    func snapshotExists(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws -> Bool
     /// Snapshots of the image in every namespace.
     func snapshotCount(of spec: ImageSpec, access: ClusterAccess) async throws -> Int
     /// Clones `parent@snapshot` to `child` (clone format 2; an existing child is fine).
@@ -128,12 +127,6 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
     public func removeSnapshot(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws {
         try await at(spec, access, "remove snapshot \(spec)@\(snapshot)") { ioctx throws(CephAccessError) in
             try RBDSnapshots.remove(spec, snapshot: snapshot, in: ioctx)
-        }
-    }
-
-    public func snapshotExists(of spec: ImageSpec, named snapshot: String, access: ClusterAccess) async throws -> Bool {
-        try await at(spec, access, "look up snapshot \(spec)@\(snapshot)") { ioctx throws(CephAccessError) in
-            try RBDSnapshots.exists(spec, snapshot: snapshot, in: ioctx)
         }
     }
 

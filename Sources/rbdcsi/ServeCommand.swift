@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "More snapshots than this on an image refuse a new snapshot or clone of it (1-500, default 450).")
     var maxsnapshotsonimage: Int = 450
 
-    @Option(help: "Snapshots per image at which clones of it start to be flattened (at most --maxsnapshotsonimage; default 250).")
+    @Option(help: "ceph-csi's early-flatten threshold (at most --maxsnapshotsonimage; default 250): accepted and range-checked; clones are not flattened early yet.")
     var minsnapshotsonimage: Int = 250
 
     @Option(help: "Comma-separated node labels for topology, each LABEL or LABEL=VALUE.")

@@ -119,7 +119,8 @@ struct MapperCommandLineTests {
         #expect(try parameters(nil).cephLogStrategy == "remove")
         #expect(try parameters("/var/log/rbd/").cephLogDir == "/var/log/rbd")
         for bad in ["relative/logs", "/var/log/../../etc", "/var//log"] {
-            #expect(throws: CSIError.self) { try parameters(bad) }
+            let error = #expect(throws: CSIError.self) { try parameters(bad) }
+            #expect(error?.code == .invalidArgument)
         }
     }
 }

@@ -130,7 +130,8 @@ struct VolumeEncryptionTests {
     @Test func fileEncryptionIsRefusedBeforeAnythingIsTouched() async throws {
         var context = request()
         context.volumeContext["encryptionType"] = "file"
-        #expect(throws: CSIError.self) { try StageParameters(context) }
+        let refused = #expect(throws: CSIError.self) { try StageParameters(context) }
+        #expect(refused?.code == .invalidArgument)
         let uuid = "50b130e1-a630-11eb-8bea-246e968ec20c"
         fake.journal.withLock { $0[uuid] = ["csi.volname": "pvc-2", "csi.volume.encryptKMS": "meta", "csi.volume.encryptionType": "file"] }
         var r = request()

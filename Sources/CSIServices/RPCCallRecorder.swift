@@ -1,4 +1,6 @@
+import CoreMetrics
 import GRPCCore
+import HostOperations
 import Logging
 
 #if canImport(Glibc)
@@ -7,7 +9,14 @@ import Glibc
 
 /// Runs the body of every RPC: maps whatever it throws to a gRPC status and logs one line per
 /// call with the method, volume id, status code and duration. Secrets are never passed here.
+///
+/// Each call is also counted by method and status code (`rbdcsi_rpc_requests_total`) and
+/// timed by method (`rbdcsi_rpc_duration_seconds`) through swift-metrics, a no-op unless the
+/// process serves metrics. Volume ids are never label values.
 public struct RPCCallRecorder: Sendable {
+    public static let requests = "rbdcsi_rpc_requests_total"
+    public static let duration = "rbdcsi_rpc_duration_seconds"
+
     public var logger: Logger
 
     public init(logger: Logger) {
@@ -32,6 +41,8 @@ public struct RPCCallRecorder: Sendable {
     }
 
     private func log(_ method: String, _ volumeID: String, code: String, start: ContinuousClock.Instant, level: Logger.Level, message: String?) {
+        CoreMetrics.Timer(label: Self.duration, dimensions: [("method", method)]).recordInterval(since: start)
+        Counter(label: Self.requests, dimensions: [("method", method), ("code", code)]).increment()
         let elapsed = ContinuousClock.now - start
         let (seconds, attoseconds) = elapsed.components
         let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000

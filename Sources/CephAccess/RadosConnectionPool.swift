@@ -1,4 +1,5 @@
 import CLibCeph
+import CoreMetrics
 
 /// Connected librados handles shared by calls to the same cluster as the same user, as
 /// ceph-csi's connection pool does: one handle per (monitors, user, key), closed after it has
@@ -46,7 +47,9 @@ public actor RadosConnectionPool {
             }
         }
         do {
-            return try await BlockingCall.run(operation, limit: limit) { try body(connection) }
+            return try await CephCallMetrics.measure(.call) {
+                try await BlockingCall.run(operation, limit: limit) { try body(connection) }
+            }
         } catch CephAccessError.timedOut(let operation, let limit) {
             if entries[key]?.connection === connection { entries[key] = nil }
             throw CephAccessError.timedOut(operation: operation, limit: limit)
@@ -58,8 +61,10 @@ public actor RadosConnectionPool {
         if let pending = connecting[key] { return try await pending.value }
         let limit = self.limit
         let task = Task {
-            try await BlockingCall.run("connect to \(access.monitorList)", limit: limit + .seconds(2)) {
-                try RadosConnection(access: access, limit: limit)
+            try await CephCallMetrics.measure(.connect) {
+                try await BlockingCall.run("connect to \(access.monitorList)", limit: limit + .seconds(2)) {
+                    try RadosConnection(access: access, limit: limit)
+                }
             }
         }
         connecting[key] = task

@@ -1,4 +1,5 @@
 import CSystemShims
+import CoreMetrics
 import Dispatch
 import Synchronization
 
@@ -34,6 +35,7 @@ public struct ProcessRunner: CommandRunning {
                 Self.queue.async {
                     let result = Result { try ChildProcess.run(command, cancelFD: canceller.readFD, outputLimit: limit) }
                     canceller.close()
+                    ChildProcessMetrics.record(command, result)
                     continuation.resume(with: result)
                 }
             }

@@ -42,6 +42,12 @@ public enum PluginServices {
 
     /// The services of a process configured by `configuration`, on the real host and cluster.
     public static func make(_ configuration: Configuration, logger: Logger) -> [any RegistrableRPCService] {
+        compose(configuration, logger: logger).services
+    }
+
+    /// The services, and what their metrics read when scraped (the same readiness check as
+    /// Probe's, and the staged-volume census of the node host).
+    public static func compose(_ configuration: Configuration, logger: Logger) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources) {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
         let kmsConfig = KMSConfig(path: configuration.kmsConfigPath)
@@ -54,14 +60,23 @@ public enum PluginServices {
             clusters: clusters, provisioner: RadosVolumeProvisioner(connections: connections), metadata: metadata,
             journal: VolumeJournal(instanceID: configuration.instanceID), kmsConfig: kmsConfig, cloneLimits: configuration.cloneLimits
         ) : nil
-        return make(info: configuration.info, node: node, controller: controller, logger: logger)
+        let metrics = PluginMetrics.Sources(
+            readiness: readiness(servesNode: node != nil),
+            census: node.map { StagedVolumeCensus(mountTable: $0.mountTable, devices: $0.devices) }
+        )
+        return (make(info: configuration.info, node: node, controller: controller, logger: logger), metrics)
+    }
+
+    /// What Probe checks: the node's programs when the node service is served.
+    static func readiness(servesNode: Bool) -> any ReadinessChecking {
+        ToolReadinessCheck(tools: servesNode ? requiredTools : [])
     }
 
     /// The services over the given hosts (fakes in tests): Identity always, Node with a node
     /// host, Controller always (it answers its capabilities, empty without a controller host).
     public static func make(info: PluginInfo, node: NodeHost?, controller: ControllerHost?, logger: Logger) -> [any RegistrableRPCService] {
         var services: [any RegistrableRPCService] = [
-            IdentityService(info: info, readiness: ToolReadinessCheck(tools: node == nil ? [] : requiredTools), logger: logger),
+            IdentityService(info: info, readiness: readiness(servesNode: node != nil), logger: logger),
             ControllerService(info: info, host: controller, logger: logger),
         ]
         if let node { services.append(NodeService(info: info, host: node, logger: logger)) }

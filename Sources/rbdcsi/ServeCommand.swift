@@ -17,8 +17,20 @@ struct ServeCommand: AsyncParsableCommand {
     /// ceph-csi flags that were given and are ignored; set by `main` before parsing.
     nonisolated(unsafe) static var ignoredFlags: [String] = []
 
-    @Option(help: "Driver type; only rbd is implemented.")
+    @Option(help: "rbd (the plugin) or liveness (ceph-csi's liveness sidecar: Probe the --endpoint every --polltime and serve csi_liveness).")
     var type: String = "rbd"
+
+    @Option(help: "TCP port of the Prometheus metrics (rbd: served only when given; liveness: default 8080).")
+    var metricsport: Int?
+
+    @Option(help: "HTTP path of the Prometheus metrics.")
+    var metricspath: String = "/metrics"
+
+    @Option(help: "liveness: time between probes, a Go duration (60s, 1m).")
+    var polltime: String = "60s"
+
+    @Option(help: "liveness: time limit of each probe, a Go duration (3s).")
+    var timeout: String = "3s"
 
     @Option(help: "CSI endpoint: unix://PATH.")
     var endpoint: String = "unix:///tmp/csi.sock"
@@ -79,8 +91,24 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Flag combinations that cannot serve; each a one-line start-up error.
     private func checkFlags() throws(PluginRuntimeError) {
-        guard type == "rbd" else {
-            throw .badFlag("unsupported --type \(type): this plugin implements the rbd node server only")
+        guard type == "rbd" || type == "liveness" else {
+            throw .badFlag("unsupported --type \(type): this plugin implements rbd and liveness")
+        }
+        if let metricsport, !(1...65535).contains(metricsport) {
+            throw .badFlag("--metricsport must be 1 to 65535, not \(metricsport)")
+        }
+        guard metricspath.hasPrefix("/"), !metricspath.contains(where: \.isWhitespace) else {
+            throw .badFlag("--metricspath must be an absolute HTTP path such as /metrics, not \(metricspath)")
+        }
+        if type == "liveness" {
+            guard let poll = GoDuration.parse(polltime), poll > .zero else {
+                throw .badFlag("--polltime must be a positive Go duration such as 60s, not \(polltime)")
+            }
+            guard let limit = GoDuration.parse(timeout), limit > .zero else {
+                throw .badFlag("--timeout must be a positive Go duration such as 3s, not \(timeout)")
+            }
+            _ = (poll, limit)
+            return
         }
         guard nodeserver || controllerserver else {
             throw .badFlag("nothing to serve: pass --nodeserver=true and/or --controllerserver=true")
@@ -110,7 +138,36 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// The metrics server's address: ceph-csi binds `POD_IP` when set, else every address.
+    private func metricsServer(port: Int, metrics: PluginMetrics, logger: Logger) -> MetricsServer {
+        let host = ProcessInfo.processInfo.environment["POD_IP"].flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        return MetricsServer(host: host, port: port, path: metricspath, metrics: metrics, logger: logger)
+    }
+
+    /// `--type=liveness`: probe the plugin on `--endpoint` and serve `csi_liveness`.
+    private func runLivenessProber(logger: Logger) async throws {
+        let endpoint = try PluginEndpoint(parsing: endpoint)
+        if checkFlagsOnly {
+            print("flags OK")
+            return
+        }
+        let metrics = PluginMetrics(sources: nil, version: PluginVersion.current)
+        let prober = LivenessProber(
+            endpoint: endpoint, pollTime: GoDuration.parse(polltime) ?? .seconds(60), timeout: GoDuration.parse(timeout) ?? .seconds(3),
+            metrics: metrics, logger: logger
+        )
+        logger.info("liveness prober starting", metadata: ["endpoint": "\(endpoint)", "pollTime": "\(polltime)"])
+        let server = metricsServer(port: metricsport ?? 8080, metrics: metrics, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: prober), .init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+
     private func serve(logger: Logger) async throws {
+        if type == "liveness" {
+            return try await runLivenessProber(logger: logger)
+        }
         let endpoint = try PluginEndpoint(parsing: endpoint)
         try DriverName.validate(drivername)
         var nodeLabels: [String: String] = [:]
@@ -144,21 +201,26 @@ struct ServeCommand: AsyncParsableCommand {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
         let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
-        let server = PluginServer(
-            endpoint: endpoint,
-            services: PluginServices.make(
-                .init(
-                    info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
-                    kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid,
-                    cloneLimits: cloneLimits
-                ),
-                logger: logger
+        let composition = PluginServices.compose(
+            .init(
+                info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
+                kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid,
+                cloneLimits: cloneLimits
             ),
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: PluginServer(endpoint: endpoint, services: composition.services, logger: logger))
+        ]
+        if let metricsport {
+            // Bootstrapped only when served: without it every metric is swift-metrics' no-op.
+            let metrics = PluginMetrics(sources: composition.metrics, version: PluginVersion.current)
+            metrics.bootstrapSwiftMetrics()
+            services.append(.init(service: metricsServer(port: metricsport, metrics: metrics, logger: logger)))
+        }
         logger.info("starting", metadata: ["driver": "\(drivername)", "version": "\(PluginVersion.current)", "node": "\(nodeid)", "endpoint": "\(endpoint)"])
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }

@@ -1,0 +1,10 @@
+import CoreMetrics
+
+extension CoreMetrics.Timer {
+    /// Records the time since `start` on the continuous clock (swift-metrics' `Timer` takes
+    /// integer nanoseconds, not a `Duration`).
+    public func recordInterval(since start: ContinuousClock.Instant) {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

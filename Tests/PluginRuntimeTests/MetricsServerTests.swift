@@ -1,0 +1,101 @@
+import Foundation
+import HostOperations
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import PluginRuntime
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite("Metrics: HTTP endpoint, swift-metrics backend, Go durations")
+struct MetricsServerTests {
+    /// The one Prometheus backend of this test process (swift-metrics is bootstrapped once per
+    /// process). Other suites record into it too: each test reads only series it alone makes.
+    static let shared: PluginMetrics = {
+        let metrics = PluginMetrics(sources: nil, version: "test")
+        metrics.bootstrapSwiftMetrics()
+        return metrics
+    }()
+
+    static func text(_ metrics: PluginMetrics) async -> String {
+        String(decoding: await metrics.render(), as: UTF8.self)
+    }
+
+    @Test func childProcessTimeoutsAreCountedByProgramName() async throws {
+        let metrics = Self.shared
+        let directory = "/tmp/rbdcsi-metrics-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let program = "sleep-\(UUID().uuidString.prefix(8).lowercased())"
+        try FileManager.default.createSymbolicLink(atPath: directory + "/" + program, withDestinationPath: "/bin/sleep")
+        let runner = ProcessRunner()
+        _ = try await runner.run(Command(directory + "/" + program, ["0"], timeout: .seconds(10)))
+        await #expect(throws: CommandError.self) {
+            _ = try await runner.run(Command(directory + "/" + program, ["10"], timeout: .milliseconds(200)))
+        }
+        let text = await Self.text(metrics)
+        #expect(text.contains("rbdcsi_child_processes_total{command=\"\(program)\"} 2\n"))
+        #expect(text.contains("rbdcsi_child_process_timeouts_total{command=\"\(program)\"} 1\n"))
+        // The label is the program's name, never its directory or arguments.
+        #expect(!text.contains(directory))
+    }
+
+    @Test func livenessGaugeFollowsTheProber() async {
+        let metrics = PluginMetrics(sources: nil, version: "test")
+        metrics.setLiveness(true)
+        #expect(await Self.text(metrics).contains("\ncsi_liveness 1.0\n"))
+        metrics.setLiveness(false)
+        #expect(await Self.text(metrics).contains("\ncsi_liveness 0.0\n"))
+    }
+
+    static func request(_ method: String, _ url: String) async throws -> (Int, String, [AnyHashable: Any]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as? HTTPURLResponse
+        return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), http?.allHeaderFields ?? [:])
+    }
+
+    @Test func serverAnswersOnlyItsPathAndStopsPromptly() async throws {
+        let metrics = PluginMetrics(sources: nil, version: "9.9.9")
+        let server = MetricsServer(host: "127.0.0.1", port: 0, path: "/custom/metrics", metrics: metrics, logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var port: Int?
+            for _ in 0..<200 where port == nil {
+                port = await server.listeningPort
+                if port == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let base = "http://127.0.0.1:\(try #require(port))"
+            let (status, body, headers) = try await Self.request("GET", base + "/custom/metrics")
+            #expect(status == 200)
+            #expect(body.contains("rbdcsi_build_info{version=\"9.9.9\"} 1.0"))
+            #expect((headers["Content-Type"] as? String)?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(try await Self.request("GET", base + "/custom/metrics?x=1").0 == 200)
+            #expect(try await Self.request("GET", base + "/metrics").0 == 404)
+            #expect(try await Self.request("POST", base + "/custom/metrics").0 == 405)
+            // The keep-alive connection URLSession holds open does not delay the shutdown.
+            let start = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
+    }
+
+    @Test(arguments: [
+        ("60s", Duration.seconds(60)), ("3s", .seconds(3)), ("1m30s", .seconds(90)), ("250ms", .milliseconds(250)),
+        ("1.5s", .milliseconds(1500)), ("2h", .seconds(7200)), ("0", .zero), ("10us", .microseconds(10)),
+    ])
+    func goDurationsParse(text: String, expected: Duration) {
+        #expect(GoDuration.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "60", "s", "-1s", "1x", "1s2", "abc"])
+    func badGoDurationsAreRefused(text: String) {
+        #expect(GoDuration.parse(text) == nil)
+    }
+}

@@ -24,8 +24,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.36.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Layer 0: CSI v1 wire types and gRPC stubs, generated from Protos/csi.proto.
@@ -61,6 +63,19 @@ let package = Package(
                 "HostOperations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Layer 1: a small read-only Kubernetes API client (node labels, secrets, volumes).
+        .target(
+            name: "KubernetesAccess",
+            dependencies: [
+                "HostOperations",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -135,6 +150,12 @@ let package = Package(
         .testTarget(
             name: "HostOperationsTests",
             dependencies: ["HostOperations"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubernetesAccessTests",
+            dependencies: ["KubernetesAccess", "HostOperations"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -76,6 +76,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -100,6 +101,7 @@ let package = Package(
             name: "PluginRuntime",
             dependencies: [
                 "CephAccess",
+                "KubernetesAccess",
                 "CSIProtocol",
                 "CSIServices",
                 "HostOperations",
@@ -122,6 +124,7 @@ let package = Package(
             name: "rbdcsi",
             dependencies: [
                 "PluginRuntime",
+                "KubernetesAccess",
                 "CSIProtocol",
                 "CSIServices",
                 "HostOperations",

@@ -139,6 +139,51 @@ struct VolumeStager {
         }
     }
 
+    /// What a reattach found and did.
+    enum ReattachOutcome: Equatable {
+        /// A new rbd-nbd daemon serves `device` again.
+        case reattached(device: String)
+        /// A daemon already serves the image (on `device`): nothing to do.
+        case alreadyServing(device: String)
+        /// The volume staged at the path is not an rbd-nbd volume: nothing to heal.
+        case notNBD(mapper: MapperKind)
+        /// Nothing is staged at the path (no stash): nothing to heal.
+        case nothingStaged
+    }
+
+    /// Heals an rbd-nbd volume staged at `parameters.stagingPath` whose daemon died with an
+    /// earlier plugin: a new daemon is attached to the device the stash names, under the
+    /// mounts the pods use. Nothing is mounted, unmounted or unmapped; a stash of another
+    /// volume or image, or one naming no nbd device, is refused.
+    func reattach(_ parameters: StageParameters) async throws -> ReattachOutcome {
+        guard let stash = try ImageMetadataStash.read(from: parameters.stagingPath) else { return .nothingStaged }
+        guard stash.mayBelong(to: parameters.volumeID) else {
+            throw CSIError.failedPrecondition("the stash at \(parameters.stagingPath) belongs to another volume, not \(parameters.volumeID)")
+        }
+        guard stash.mapper == .nbd else { return .notNBD(mapper: stash.mapper) }
+        let number = stash.device.dropFirst("/dev/nbd".count)
+        guard stash.device.hasPrefix("/dev/nbd"), !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw CSIError.failedPrecondition("the stash at \(parameters.stagingPath) names no rbd-nbd device (\(stash.device.isEmpty ? "none" : stash.device))")
+        }
+        let (spec, access, _) = try await locateImage(parameters)
+        guard spec == stash.spec else {
+            throw CSIError.failedPrecondition("the stash at \(parameters.stagingPath) is of image \(stash.spec), volume \(parameters.volumeID) is image \(spec)")
+        }
+        let mapper = try host.mapper(.nbd)
+        // list-mapped shows only devices whose daemon is alive.
+        if let serving = try await mapper.mappedDevice(of: spec) { return .alreadyServing(device: serving) }
+        guard let nbd = mapper as? NBDMapper else { throw CSIError.internalError("the rbd-nbd mapper cannot reattach") }
+        let logDirectory = stash.logDir.isEmpty ? parameters.cephLogDir : stash.logDir
+        let request = MapRequest(
+            spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID, key: parameters.credentials.key,
+            readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly, options: parameters.mapOptions.options(for: .nbd),
+            volumeID: parameters.volumeID, logFile: CephLogFile.path(volumeID: parameters.volumeID, directory: logDirectory),
+            netNamespace: access.netNamespace
+        )
+        try await nbd.reattach(request, device: stash.device)
+        return .reattached(device: stash.device)
+    }
+
     /// Where the device (or the LUKS layer over it) of volume `volumeID` is mounted.
     private func mountPoints(of device: String, volumeID: String) throws -> [String] {
         var devices: Set<String> = [device, "/dev/mapper/" + VolumeEncryptor.mapperName(volumeID: volumeID)]

@@ -41,6 +41,20 @@ public struct NBDMapper: ImageMapping {
         return try await runMap(request.mapCommand("rbd-nbd", arguments, timeout: timeout), spec: request.spec, runner: runner)
     }
 
+    /// Brings a new rbd-nbd daemon up on `device`, an nbd device whose daemon died (its
+    /// kernel side waits for one for the reattach timeout), as ceph-csi's healer does:
+    /// `rbd-nbd attach <image> --device <device>` with the map's flags and the same cookie.
+    /// The filesystem mounted on the device and the pods' binds of it stay as they are.
+    public func reattach(_ request: MapRequest, device: String) async throws {
+        var arguments = ["--id", request.userID, "-m", request.monitors, "--keyfile=\(Command.secretFilePath)"]
+        if let logFile = request.logFile { arguments += ["--log-file", logFile] }
+        arguments += ["attach", request.spec.description, "--device", device]
+        arguments += Self.mapFlags(options: request.options, volumeID: request.volumeID, cookie: await cookies.supported(runner: runner))
+        if request.readOnly { arguments.append("--read-only") }
+        // Not runMap: a timed-out attach must not unmap the device the pods still use.
+        _ = try await runner.runChecked(request.mapCommand("rbd-nbd", arguments, timeout: timeout))
+    }
+
     public func unmap(_ spec: ImageSpec, options: [String]) async throws {
         guard let device = try await mappedDevice(of: spec) else { return }
         let command = Command("rbd-nbd", ["unmap", device] + options.map { "--" + $0 }, timeout: timeout)

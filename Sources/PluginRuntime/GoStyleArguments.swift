@@ -15,7 +15,7 @@ public struct GoStyleArguments: Sendable, Equatable {
 
     /// ceph-csi flags accepted for compatibility and ignored, with whether they are booleans.
     public static let ignoredFlags: [String: Bool] = [
-        "pidlimit": false, "polllatency": false, "histogramoption": false, "stagingpath": false, "pluginpath": false,
+        "pidlimit": false, "polllatency": false, "histogramoption": false, "pluginpath": false,
         "clustername": false, "metadatastorage": false, "csi-addons-endpoint": false,
         "enablegrpcmetrics": true, "logtostderr": true, "alsologtostderr": true,
         "skipforceflatten": true, "forcecephkernelclient": true, "setmetadata": true,

@@ -47,7 +47,9 @@ public enum PluginServices {
 
     /// The services, and what their metrics read when scraped (the same readiness check as
     /// Probe's, and the staged-volume census of the node host).
-    public static func compose(_ configuration: Configuration, logger: Logger) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources) {
+    public static func compose(
+        _ configuration: Configuration, logger: Logger
+    ) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
         let kmsConfig = KMSConfig(path: configuration.kmsConfigPath)
@@ -64,7 +66,7 @@ public enum PluginServices {
             readiness: readiness(servesNode: node != nil),
             census: node.map { StagedVolumeCensus(mountTable: $0.mountTable, devices: $0.devices) }
         )
-        return (make(info: configuration.info, node: node, controller: controller, logger: logger), metrics)
+        return (make(info: configuration.info, node: node, controller: controller, logger: logger), metrics, node)
     }
 
     /// What Probe checks: the node's programs when the node service is served.

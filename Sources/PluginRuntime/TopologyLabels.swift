@@ -4,8 +4,8 @@ import HostOperations
 ///
 /// Each label `prefix/name` becomes the key `topology.<drivername>/name`, as in ceph-csi. The
 /// value is given inline (`--domainlabels=topology.kubernetes.io/zone=zone-a`) or, without
-/// one, read from a node-labels file of `key=value` lines (`--node-labels-file`), since this
-/// plugin does not call the Kubernetes API.
+/// one, read from a node-labels file of `key=value` lines (`--node-labels-file`) or, in a pod,
+/// from the labels of this node's Node object (as ceph-csi does).
 public enum TopologyLabels {
     public static func segments(domainLabels: String, driverName: String, nodeLabels: [String: String]) throws(PluginRuntimeError) -> [String: String] {
         var segments: [String: String] = [:]

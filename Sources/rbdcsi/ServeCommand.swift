@@ -2,6 +2,7 @@ import ArgumentParser
 import CSIServices
 import CephAccess
 import Foundation
+import KubernetesAccess
 import Logging
 import PluginRuntime
 import ServiceLifecycle
@@ -65,8 +66,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated node labels for topology, each LABEL or LABEL=VALUE.")
     var domainlabels: String = ""
 
-    @Option(name: .customLong("node-labels-file"), help: "File of key=value node labels (values for --domainlabels).")
+    @Option(name: .customLong("node-labels-file"), help: "File of key=value node labels (values for --domainlabels); without it they are read from the Node object.")
     var nodeLabelsFile: String?
+
+    @Option(help: "kubelet's CSI directory, where it stages volumes (for healing rbd-nbd volumes at start).")
+    var stagingpath: String = "/var/lib/kubelet/plugins/kubernetes.io/csi/"
 
     @Option(name: .customLong("cluster-config"), help: "ceph-csi cluster config file (clusterID → monitors).")
     var clusterConfig: String = ClusterConfig.defaultPath
@@ -170,12 +174,27 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let endpoint = try PluginEndpoint(parsing: endpoint)
         try DriverName.validate(drivername)
+        // The Kubernetes API, where the plugin runs in a pod with a service account.
+        let kubernetes: KubernetesClient?
+        do {
+            kubernetes = checkFlagsOnly ? nil : try KubernetesClient(config: KubernetesConfig.inCluster(environment: ProcessInfo.processInfo.environment))
+        } catch {
+            logger.info("not using the Kubernetes API", metadata: ["reason": "\(error)"])
+            kubernetes = nil
+        }
         var nodeLabels: [String: String] = [:]
         if let nodeLabelsFile {
             guard let text = try? String(contentsOfFile: nodeLabelsFile, encoding: .utf8) else {
                 throw PluginRuntimeError.badFlag("--node-labels-file: cannot read \(nodeLabelsFile)")
             }
             nodeLabels = TopologyLabels.parseLabelsFile(text)
+        } else if let kubernetes, !domainlabels.isEmpty, nodeserver {
+            // ceph-csi reads the values of --domainlabels from this node's Node object.
+            do {
+                nodeLabels = try await kubernetes.node(named: nodeid).metadata.labels ?? [:]
+            } catch {
+                throw PluginRuntimeError.badFlag("--domainlabels: cannot read the labels of node \(nodeid): \(error)")
+            }
         }
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
         let cloneLimits: CloneLimits
@@ -209,6 +228,12 @@ struct ServeCommand: AsyncParsableCommand {
             ),
             logger: logger
         )
+        if let kubernetes {
+            if let node = composition.node {
+                await StartupHealing(nodeID: nodeid, driverName: drivername, stagingRoot: stagingpath).run(node: node, client: kubernetes, logger: logger)
+            }
+            await kubernetes.shutdown()
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: PluginServer(endpoint: endpoint, services: composition.services, logger: logger))
         ]

@@ -33,6 +33,26 @@ struct MapperCommandLineTests {
         ]])
     }
 
+    /// ceph-csi's healer command: `rbd-nbd attach <image> --device <dev>` with the map's flags
+    /// and the same cookie; a timed-out attach never unmaps the device under the pods.
+    @Test func rbdNBDReattachKeepsTheDeviceAndTheCookie() async throws {
+        let runner = RecordingRunner()
+        let mapper = NBDMapper(runner: runner, cookies: NBDCookieSupport(known: true))
+        try await mapper.reattach(Self.request(options: ["io-timeout=30"], logFile: "/var/log/ceph/rbd-nbd-vol-1.log"), device: "/dev/nbd3")
+        #expect(runner.argv == [[
+            "rbd-nbd", "--id", "csi", "-m", "10.0.0.1:6789", "--keyfile=/dev/fd/3", "--log-file", "/var/log/ceph/rbd-nbd-vol-1.log",
+            "attach", "rbd/ns/csi-vol-1", "--device", "/dev/nbd3", "--try-netlink", "--reattach-timeout=300", "--cookie=vol-1", "--io-timeout=30",
+        ]])
+        #expect(runner.commands[0].secretFile == Array("AQkey==".utf8))
+
+        let failing = RecordingRunner()
+        failing.answer("rbd-nbd --id", with: CommandResult(exitCode: 22, standardError: "rbd-nbd: failed to attach"))
+        await #expect(throws: CommandError.self) {
+            try await NBDMapper(runner: failing, cookies: NBDCookieSupport(known: false)).reattach(Self.request(), device: "/dev/nbd3")
+        }
+        #expect(!failing.argv.contains { $0.contains("unmap") })
+    }
+
     @Test func cookieSupportIsAskedOfRbdNBDOnce() async {
         let runner = RecordingRunner()
         runner.answer("rbd-nbd --help", with: CommandResult(exitCode: 0, standardOutput: "  --cookie <arg>   Specify cookie\n"))

@@ -5,11 +5,16 @@ import Synchronization
 /// command (program, exact argv, whether a secret file was passed) and answers from a table of
 /// canned results keyed by the program and its first arguments.
 final class RecordingRunner: CommandRunning {
-    private let state = Mutex<(commands: [Command], answers: [String: CommandResult])>(([], [:]))
+    private let state = Mutex<(commands: [Command], answers: [String: CommandResult], delays: [String: Duration])>(([], [:], [:]))
 
     /// Answers commands whose program and arguments start with `prefix` (space-separated).
     func answer(_ prefix: String, with result: CommandResult) {
         state.withLock { $0.answers[prefix] = result }
+    }
+
+    /// Makes commands starting with `prefix` take `delay` (cancellable, as a killed child).
+    func delay(_ prefix: String, by delay: Duration) {
+        state.withLock { $0.delays[prefix] = delay }
     }
 
     /// Every command run, as program and argv.
@@ -18,6 +23,9 @@ final class RecordingRunner: CommandRunning {
 
     func run(_ command: Command) async throws -> CommandResult {
         let line = ([command.executable] + command.arguments).joined(separator: " ")
+        if let delay = state.withLock({ $0.delays.first { line.hasPrefix($0.key) }?.value }) {
+            try await Task.sleep(for: delay)
+        }
         return state.withLock { state in
             state.commands.append(command)
             let match = state.answers.keys.filter { line.hasPrefix($0) }.max { $0.count < $1.count }

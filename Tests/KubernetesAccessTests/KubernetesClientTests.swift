@@ -25,9 +25,6 @@ struct KubernetesClientTests {
             #expect(node.metadata.labels?["topology.kubernetes.io/zone"] == "eu-west-1b")
             #expect(node.metadata.labels?["topology.rook.io/rack"] == "rack-7")
 
-            let configMap = try await client.configMap("ceph-csi-encryption-kms-config", namespace: "ceph-csi")
-            #expect(configMap.data?["config.json"]?.contains("\"encryptionKMSType\": \"metadata\"") == true)
-
             let secret = try await client.secret("csi-rbd-secret", namespace: "ceph-csi")
             #expect(secret.data["userID"] == "csi-node")
             #expect(secret.data["userKey"] == "AQB1rpVnAAAAABAAhj7Pt9BxF2wkDF8FfCxWgA==")
@@ -123,5 +120,42 @@ struct KubernetesClientTests {
         #expect(config.tokenFile == directory + "/token")
         let v6 = try KubernetesConfig.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: directory)
         #expect(v6.server == "https://[fd00::1]:443")
+    }
+}
+
+/// ceph-csi's healer discovery: the node's attached rbd-nbd volumes and their secrets.
+@Suite("Attached volumes of a node (healer discovery)")
+struct AttachedVolumesTests {
+    @Test func findsTheNodesAttachedVolumesWithTheirSecretsAndStagingPaths() async throws {
+        let server = try await FakeAPIServer()
+        defer { server.stop() }
+        let client = try KubernetesClient(config: server.config(), limit: .seconds(5))
+        let found = try await AttachedVolumes.discover(
+            client: client, nodeName: "node-1", driverName: "rbd.csi.ceph.com", stagingRoot: "/var/lib/kubelet/plugins/kubernetes.io/csi/",
+            include: { $0["mounter"] == "rbd-nbd" }
+        )
+        // node-2's attachment and another driver's are not asked about.
+        #expect(!server.requests.contains { $0.contains("pvc-other") || $0.contains("pvc-ebs") })
+        #expect(found.problems.isEmpty)
+        let volume = try #require(found.volumes.first)
+        #expect(found.volumes.count == 1)
+        #expect(volume.volumeHandle == "0001-0009-rook-ceph-0000000000000002-4b6e1d3a-9f2c-11ef-8c7d-0a580a810214")
+        // kubelet ≥ 1.24: <root>/<driver>/<sha256 of the handle>/globalmount.
+        #expect(volume.stagingPath == "/var/lib/kubelet/plugins/kubernetes.io/csi/rbd.csi.ceph.com/40ea20539677f60d6d485e93c6b0fa53752f3746fb62f48a226d5ea31a72d4c6/globalmount")
+        #expect(volume.secrets == ["userID": "csi-node", "userKey": "AQB1rpVnAAAAABAAhj7Pt9BxF2wkDF8FfCxWgA=="])
+        #expect(volume.fsType == "ext4" && !volume.isBlock && volume.accessMode == "ReadWriteOnce" && volume.mountOptions == ["discard"])
+        #expect(volume.volumeAttributes["pool"] == "replicapool")
+
+        // Volumes of another mounter are left out.
+        let krbd = try await AttachedVolumes.discover(
+            client: client, nodeName: "node-1", driverName: "rbd.csi.ceph.com", stagingRoot: "/k", include: { $0["mounter"] == "rbd" }
+        )
+        #expect(krbd.volumes.isEmpty)
+        await client.shutdown()
+    }
+
+    @Test func stagingPathsFollowKubeletsLayout() {
+        #expect(AttachedVolumes.stagingPath(root: "/k/", driver: "d", persistentVolume: "pv-1", volumeHandle: "h", isBlock: false, legacy: true) == "/k/pv/pv-1/globalmount")
+        #expect(AttachedVolumes.stagingPath(root: "/k", driver: "d", persistentVolume: "pv-1", volumeHandle: "h", isBlock: true, legacy: false) == "/k/volumeDevices/staging/pv-1")
     }
 }

@@ -32,13 +32,15 @@ public struct NodeHost: Sendable {
     public var inUseWait: InUseWait
     /// What the kernel's rbd driver can map (tryOtherMounters).
     public var krbdFeatures: KernelRBDFeatures
+    /// krbd's read affinity: this node's CRUSH location labels.
+    public var readAffinity: ReadAffinity
 
     public init(
         mountTable: any MountTableReading, mounter: any Mounting, probe: any BlockDeviceProbing,
         formatter: any FilesystemFormatting, checker: any FilesystemChecking, resizer: any FilesystemResizing,
         luks: any LUKSOperating, kmsConfig: KMSConfig, clusters: any ClusterLookup, metadata: any CephMetadataReading,
         mappers: [MapperKind: any ImageMapping], devices: PluginDevices, health: DeviceHealth = DeviceHealth(), inUseWait: InUseWait = InUseWait(),
-        krbdFeatures: KernelRBDFeatures = KernelRBDFeatures()
+        krbdFeatures: KernelRBDFeatures = KernelRBDFeatures(), readAffinity: ReadAffinity = ReadAffinity()
     ) {
         self.mountTable = mountTable
         self.mounter = mounter
@@ -55,6 +57,7 @@ public struct NodeHost: Sendable {
         self.health = health
         self.inUseWait = inUseWait
         self.krbdFeatures = krbdFeatures
+        self.readAffinity = readAffinity
     }
 
     /// The real host: child processes through `runner`, state (FUSE mounts, logs) under
@@ -62,7 +65,8 @@ public struct NodeHost: Sendable {
     /// (librados/librbd, each call bounded by `cephTimeout`, as are device probes).
     public static func system(
         runner: any CommandRunning = ProcessRunner(), stateDirectory: String, clusters: any ClusterLookup, kmsConfig: KMSConfig,
-        metadata: any CephMetadataReading, cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait()
+        metadata: any CephMetadataReading, cephTimeout: Duration = .seconds(10), inUseWait: InUseWait = InUseWait(),
+        readAffinity: ReadAffinity = ReadAffinity()
     ) -> NodeHost {
         let mountTable = SystemMountTable()
         return NodeHost(
@@ -83,7 +87,7 @@ public struct NodeHost: Sendable {
                 .fuse: FuseLoopMapper(runner: runner, mountTable: mountTable, stateDirectory: stateDirectory),
             ],
             devices: PluginDevices(fuseDirectory: FuseLoopMapper.fuseDirectory(in: stateDirectory)),
-            inUseWait: inUseWait
+            inUseWait: inUseWait, readAffinity: readAffinity
         )
     }
 

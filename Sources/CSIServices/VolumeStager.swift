@@ -95,7 +95,7 @@ struct VolumeStager {
                 let request = MapRequest(
                     spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID,
                     key: parameters.credentials.key, readOnly: parameters.capability.accessMode.mode == .multiNodeReaderOnly,
-                    options: parameters.mapOptions.options(for: parameters.mapper), volumeID: parameters.volumeID,
+                    options: mapOptions(parameters, access: access), volumeID: parameters.volumeID,
                     logFile: parameters.mapper == .nbd ? CephLogFile.path(volumeID: parameters.volumeID, directory: parameters.cephLogDir) : nil,
                     netNamespace: access.netNamespace
                 )
@@ -137,6 +137,14 @@ struct VolumeStager {
             await undo(parameters: parameters, spec: spec, mapper: mapper, steps: steps)
             throw error
         }
+    }
+
+    /// The mapper's options from the volume context, and for krbd the read affinity of the
+    /// volume's cluster appended (as ceph-csi appends it).
+    private func mapOptions(_ parameters: StageParameters, access: ClusterAccess) -> [String] {
+        let options = parameters.mapOptions.options(for: parameters.mapper)
+        guard parameters.mapper == .krbd else { return options }
+        return options + host.readAffinity.mapOptions(for: access.readAffinity)
     }
 
     /// What a reattach found and did.

@@ -10,9 +10,29 @@ public struct ClusterConfig: Sendable {
             /// The network namespace the node maps images in (ceph-csi's Multus support).
             public var netNamespaceFilePath: String?
         }
+        /// ceph-csi's per-cluster read affinity (`"readAffinity": {"enabled": true,
+        /// "crushLocationLabels": ["topology.kubernetes.io/zone"]}`).
+        public struct ReadAffinitySettings: Sendable, Hashable, Decodable {
+            public var enabled: Bool
+            public var crushLocationLabels: [String]
+
+            public init(enabled: Bool, crushLocationLabels: [String] = []) {
+                self.enabled = enabled
+                self.crushLocationLabels = crushLocationLabels
+            }
+
+            enum CodingKeys: String, CodingKey { case enabled, crushLocationLabels }
+
+            public init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
+                crushLocationLabels = try container.decodeIfPresent([String].self, forKey: .crushLocationLabels) ?? []
+            }
+        }
         public var clusterID: String
         public var monitors: [String]
         public var rbd: RBD?
+        public var readAffinity: ReadAffinitySettings?
     }
 
     public static let defaultPath = "/etc/ceph-csi-config/config.json"

@@ -11,7 +11,7 @@ public struct GoStyleArguments: Sendable, Equatable {
     public var ignored: [String]
 
     /// Flags that are booleans in ceph-csi.
-    public static let booleanFlags: Set<String> = ["nodeserver", "controllerserver", "version"]
+    public static let booleanFlags: Set<String> = ["nodeserver", "controllerserver", "enable-read-affinity", "version"]
 
     /// ceph-csi flags accepted for compatibility and ignored, with whether they are booleans.
     public static let ignoredFlags: [String: Bool] = [
@@ -19,7 +19,7 @@ public struct GoStyleArguments: Sendable, Equatable {
         "clustername": false, "metadatastorage": false, "csi-addons-endpoint": false,
         "enablegrpcmetrics": true, "logtostderr": true, "alsologtostderr": true,
         "skipforceflatten": true, "forcecephkernelclient": true, "setmetadata": true,
-        "enableprofiling": true, "enable-read-affinity": true,
+        "enableprofiling": true,
     ]
 
     public init(_ raw: [String]) {

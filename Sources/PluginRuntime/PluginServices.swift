@@ -22,11 +22,13 @@ public enum PluginServices {
         public var inUseWait: InUseWait
         /// Clone-depth and snapshot-count limits of the controller.
         public var cloneLimits: CloneLimits
+        /// The node's read affinity (its labels and `--crush-location-labels`).
+        public var readAffinity: ReadAffinity
 
         public init(
             info: PluginInfo, servesNode: Bool = true, stateDirectory: String, clusterConfigPath: String,
             kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), instanceID: String = "default",
-            inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults
+            inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults, readAffinity: ReadAffinity = ReadAffinity()
         ) {
             self.info = info
             self.servesNode = servesNode
@@ -37,6 +39,7 @@ public enum PluginServices {
             self.instanceID = instanceID
             self.inUseWait = inUseWait
             self.cloneLimits = cloneLimits
+            self.readAffinity = readAffinity
         }
     }
 
@@ -56,7 +59,7 @@ public enum PluginServices {
         let metadata = RadosMetadataReader(connections: connections)
         let node = configuration.servesNode ? NodeHost.system(
             stateDirectory: configuration.stateDirectory, clusters: clusters, kmsConfig: kmsConfig, metadata: metadata,
-            cephTimeout: configuration.cephTimeout, inUseWait: configuration.inUseWait
+            cephTimeout: configuration.cephTimeout, inUseWait: configuration.inUseWait, readAffinity: configuration.readAffinity
         ) : nil
         let controller = configuration.info.servesController ? ControllerHost(
             clusters: clusters, provisioner: RadosVolumeProvisioner(connections: connections), metadata: metadata,

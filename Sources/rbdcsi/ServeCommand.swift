@@ -69,6 +69,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-labels-file"), help: "File of key=value node labels (values for --domainlabels); without it they are read from the Node object.")
     var nodeLabelsFile: String?
 
+    @Flag(name: .customLong("enable-read-affinity"), help: "krbd reads from the nearest OSD, located by --crush-location-labels (where the cluster config enables readAffinity).")
+    var enableReadAffinity = false
+
+    @Option(name: .customLong("crush-location-labels"), help: "Comma-separated node labels giving this node's CRUSH location (with --enable-read-affinity).")
+    var crushLocationLabels: String = ""
+
     @Option(help: "kubelet's CSI directory, where it stages volumes (for healing rbd-nbd volumes at start).")
     var stagingpath: String = "/var/lib/kubelet/plugins/kubernetes.io/csi/"
 
@@ -188,14 +194,19 @@ struct ServeCommand: AsyncParsableCommand {
                 throw PluginRuntimeError.badFlag("--node-labels-file: cannot read \(nodeLabelsFile)")
             }
             nodeLabels = TopologyLabels.parseLabelsFile(text)
-        } else if let kubernetes, !domainlabels.isEmpty, nodeserver {
-            // ceph-csi reads the values of --domainlabels from this node's Node object.
+        } else if let kubernetes, nodeserver {
+            // ceph-csi reads the values of --domainlabels and the CRUSH location from this
+            // node's Node object.
             do {
                 nodeLabels = try await kubernetes.node(named: nodeid).metadata.labels ?? [:]
             } catch {
-                throw PluginRuntimeError.badFlag("--domainlabels: cannot read the labels of node \(nodeid): \(error)")
+                guard domainlabels.isEmpty else {
+                    throw PluginRuntimeError.badFlag("--domainlabels: cannot read the labels of node \(nodeid): \(error)")
+                }
+                logger.warning("cannot read this node's labels: no read affinity", metadata: ["error": "\(error)"])
             }
         }
+        let readAffinity = ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil)
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
         let cloneLimits: CloneLimits
         do {
@@ -224,7 +235,7 @@ struct ServeCommand: AsyncParsableCommand {
             .init(
                 info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
                 kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid,
-                cloneLimits: cloneLimits
+                cloneLimits: cloneLimits, readAffinity: readAffinity
             ),
             logger: logger
         )

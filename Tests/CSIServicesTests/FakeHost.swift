@@ -153,7 +153,7 @@ final class FakeHost: Sendable {
         var device = "/dev/rbd7"
         func mappedDevice(of spec: ImageSpec) async throws -> String? { fake.mapped.withLock { $0[spec.description] } }
         func map(_ request: MapRequest) async throws -> String {
-            fake.record("map \(request.spec) ro=\(request.readOnly) key=\(!request.key.isEmpty)")
+            fake.record("map \(request.spec) ro=\(request.readOnly) key=\(!request.key.isEmpty)" + (request.options.isEmpty ? "" : " options=\(request.options.joined(separator: ","))"))
             if let failure = fake.mapFailure.withLock({ $0 }) { throw failure }
             return device
         }

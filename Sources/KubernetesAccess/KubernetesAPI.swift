@@ -5,6 +5,10 @@ extension KubernetesClient {
         try await get("/api/v1/nodes/\(try Self.checked(name))")
     }
 
+    public func configMap(_ name: String, namespace: String) async throws(KubernetesError) -> ConfigMap {
+        try await get("/api/v1/namespaces/\(try Self.checked(namespace))/configmaps/\(try Self.checked(name))")
+    }
+
     public func secret(_ name: String, namespace: String) async throws(KubernetesError) -> Secret {
         try await get("/api/v1/namespaces/\(try Self.checked(namespace))/secrets/\(try Self.checked(name))")
     }

@@ -12,7 +12,7 @@ import Foundation
 #endif
 
 /// A small read-only client of the Kubernetes API: GET of the few objects the node plugin
-/// reads (its Node, Secrets, PersistentVolumes, VolumeAttachments), over TLS that
+/// reads (its Node, a ConfigMap, Secrets, PersistentVolumes, VolumeAttachments), over TLS that
 /// trusts only the configured CA, with a bearer token, each request bounded by `limit`.
 ///
 /// Owns an HTTP client: call `shutdown()` when done (the plugin uses it at start-up only).

@@ -20,6 +20,12 @@ public struct Node: Decodable, Sendable {
     public var metadata: ObjectMeta
 }
 
+/// A core/v1 ConfigMap.
+public struct ConfigMap: Decodable, Sendable {
+    public var metadata: ObjectMeta
+    public var data: [String: String]?
+}
+
 /// A core/v1 Secret, its values decoded from base64.
 public struct Secret: Decodable, Sendable {
     public var metadata: ObjectMeta

@@ -24,11 +24,14 @@ public enum PluginServices {
         public var cloneLimits: CloneLimits
         /// The node's read affinity (its labels and `--crush-location-labels`).
         public var readAffinity: ReadAffinity
+        /// ceph-csi's KMS ConfigMap sections, used where the KMS config file is absent.
+        public var kmsFallback: (source: String, sections: [String: String])?
 
         public init(
             info: PluginInfo, servesNode: Bool = true, stateDirectory: String, clusterConfigPath: String,
             kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), instanceID: String = "default",
-            inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults, readAffinity: ReadAffinity = ReadAffinity()
+            inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults, readAffinity: ReadAffinity = ReadAffinity(),
+            kmsFallback: (source: String, sections: [String: String])? = nil
         ) {
             self.info = info
             self.servesNode = servesNode
@@ -40,6 +43,7 @@ public enum PluginServices {
             self.inUseWait = inUseWait
             self.cloneLimits = cloneLimits
             self.readAffinity = readAffinity
+            self.kmsFallback = kmsFallback
         }
     }
 
@@ -55,7 +59,7 @@ public enum PluginServices {
     ) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
-        let kmsConfig = KMSConfig(path: configuration.kmsConfigPath)
+        let kmsConfig = KMSConfig(path: configuration.kmsConfigPath, fallback: configuration.kmsFallback)
         let metadata = RadosMetadataReader(connections: connections)
         let node = configuration.servesNode ? NodeHost.system(
             stateDirectory: configuration.stateDirectory, clusters: clusters, kmsConfig: kmsConfig, metadata: metadata,

@@ -174,6 +174,26 @@ struct ServeCommand: AsyncParsableCommand {
         try await group.run()
     }
 
+    /// ceph-csi's KMS ConfigMap (`KMS_CONFIGMAP_NAME`, default `csi-kms-connection-details`, in
+    /// `POD_NAMESPACE`), read once at start where the `--kms-config` file is not mounted.
+    private func kmsConfigMap(_ kubernetes: KubernetesClient?, logger: Logger) async -> (source: String, sections: [String: String])? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let kubernetes, !FileManager.default.fileExists(atPath: kmsConfig),
+              let namespace = environment["POD_NAMESPACE"], !namespace.isEmpty
+        else { return nil }
+        let name = environment["KMS_CONFIGMAP_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "csi-kms-connection-details"
+        do {
+            let configMap = try await kubernetes.configMap(name, namespace: namespace)
+            logger.info("KMS config read from its ConfigMap", metadata: ["configMap": "\(namespace)/\(name)", "kmsIDs": "\(configMap.data?.count ?? 0)"])
+            return ("ConfigMap \(namespace)/\(name)", configMap.data ?? [:])
+        } catch .notFound {
+            logger.info("no KMS config file and no KMS ConfigMap", metadata: ["file": "\(kmsConfig)", "configMap": "\(namespace)/\(name)"])
+        } catch {
+            logger.warning("cannot read the KMS ConfigMap; encrypted volumes with an encryptionKMSID fail", metadata: ["error": "\(error)"])
+        }
+        return nil
+    }
+
     private func serve(logger: Logger) async throws {
         if type == "liveness" {
             return try await runLivenessProber(logger: logger)
@@ -207,6 +227,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let readAffinity = ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil)
+        let kmsFallback = await kmsConfigMap(kubernetes, logger: logger)
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
         let cloneLimits: CloneLimits
         do {
@@ -235,7 +256,7 @@ struct ServeCommand: AsyncParsableCommand {
             .init(
                 info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
                 kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid,
-                cloneLimits: cloneLimits, readAffinity: readAffinity
+                cloneLimits: cloneLimits, readAffinity: readAffinity, kmsFallback: kmsFallback
             ),
             logger: logger
         )

@@ -1,3 +1,4 @@
+import Foundation
 import CSIProtocol
 import Testing
 
@@ -60,5 +61,26 @@ struct CreateVolumeParametersTests {
         guard case .secrets = try EncryptionKMS.resolve(kmsID: "default", secrets: secrets, config: config) else { Issue.record("default not secrets"); return }
         #expect(throws: CSIError.self) { try EncryptionKMS.resolve(kmsID: "vault", secrets: secrets, config: config) }
         #expect(throws: CSIError.self) { try EncryptionKMS.resolve(kmsID: "missing", secrets: secrets, config: config) }
+    }
+
+    /// ceph-csi reads its KMS ConfigMap (kmsID → JSON section) where the file is not mounted;
+    /// a mounted file wins.
+    @Test func kmsConfigMapSectionsStandInForAMissingFile() throws {
+        let sections = ["meta": #"{"encryptionKMSType": "metadata", "secretName": "s"}"#, "bad": "not json"]
+        let config = KMSConfig(path: "/nonexistent/rbdcsi-kms.json", fallback: ("ConfigMap ceph-csi/csi-kms-connection-details", sections))
+        #expect(try config.kmsType(of: "meta") == "metadata")
+        do {
+            _ = try config.kmsType(of: "missing")
+            Issue.record("a missing kmsID was found")
+        } catch let error as CSIError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("ConfigMap ceph-csi/csi-kms-connection-details"))
+        }
+        #expect(throws: CSIError.self) { try config.kmsType(of: "bad") }
+
+        let path = "/tmp/rbdcsi-kms-\(Int.random(in: 0..<1_000_000)).json"
+        try #"{"meta": {"encryptionKMSType": "vault"}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try KMSConfig(path: path, fallback: ("ConfigMap x/y", sections)).kmsType(of: "meta") == "vault")
     }
 }

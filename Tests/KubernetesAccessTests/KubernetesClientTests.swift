@@ -25,6 +25,10 @@ struct KubernetesClientTests {
             #expect(node.metadata.labels?["topology.kubernetes.io/zone"] == "eu-west-1b")
             #expect(node.metadata.labels?["topology.rook.io/rack"] == "rack-7")
 
+            let configMap = try await client.configMap("csi-kms-connection-details", namespace: "ceph-csi")
+            #expect(configMap.data?["user-secret-metadata"]?.contains("\"encryptionKMSType\": \"metadata\"") == true)
+            #expect(configMap.data?.count == 2)
+
             let secret = try await client.secret("csi-rbd-secret", namespace: "ceph-csi")
             #expect(secret.data["userID"] == "csi-node")
             #expect(secret.data["userKey"] == "AQB1rpVnAAAAABAAhj7Pt9BxF2wkDF8FfCxWgA==")

@@ -34,27 +34,20 @@ public struct StagedVolumeCensus: Sendable {
     /// The mounters counted, each always reported.
     public static let mounterNames = ["krbd", "rbd-nbd", "rbd-fuse"]
 
-    /// The mounter behind `device`, a device of this plugin's.
+    /// The mounter behind `device`, a device of this plugin's; a LUKS layer's is the one of the
+    /// device under it.
     static func mounter(of device: String) -> String {
-        var name = String(device.dropFirst("/dev/".count))
+        let name = device.dropFirst("/dev/".count)
+        var under: String?
         if name.hasPrefix("mapper/") {
-            name = dmName(mapperName: String(name.dropFirst("mapper/".count))) ?? name
+            under = LUKSHolders.devices(under: String(name.dropFirst("mapper/".count))).first
+        } else if name.hasPrefix("dm-") {
+            under = LUKSHolders.devices(underDM: String(name)).first
         }
-        if name.hasPrefix("dm-") {
-            // The device under a LUKS layer is its only slave.
-            name = (try? DirectoryEntries.names(in: "/sys/block/\(name)/slaves", limit: 1))?.first ?? name
-        }
-        if name.hasPrefix("rbd") { return "krbd" }
-        if name.hasPrefix("nbd") { return "rbd-nbd" }
-        if name.hasPrefix("loop") { return "rbd-fuse" }
+        let base = under.map { $0.dropFirst("/dev/".count) } ?? name
+        if base.hasPrefix("rbd") { return "krbd" }
+        if base.hasPrefix("nbd") { return "rbd-nbd" }
+        if base.hasPrefix("loop") { return "rbd-fuse" }
         return "unknown"
-    }
-
-    /// `dm-N` of the device-mapper device called `mapperName`.
-    private static func dmName(mapperName: String) -> String? {
-        let blocks = (try? DirectoryEntries.names(in: "/sys/block")) ?? []
-        return blocks.first { block in
-            block.hasPrefix("dm-") && (try? FileText.read("/sys/block/\(block)/dm/name"))?.trimmingWhitespace() == mapperName
-        }
     }
 }

@@ -22,6 +22,11 @@ public enum LUKSHolders {
         guard length > 0 else { return [] }
         let target = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard let dm = target.split(separator: "/").last, dm.hasPrefix("dm-") else { return [] }
-        return ((try? DirectoryEntries.names(in: "/sys/block/\(dm)/slaves")) ?? []).map { "/dev/\($0)" }
+        return devices(underDM: String(dm))
+    }
+
+    /// The block devices under the device-mapper device `dm` (`dm-3`, its `slaves`).
+    public static func devices(underDM dm: String) -> [String] {
+        ((try? DirectoryEntries.names(in: "/sys/block/\(dm)/slaves")) ?? []).map { "/dev/\($0)" }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CSIServices
 import CephAccess
 import Foundation
+import GRPCCore
 import KubernetesAccess
 import Logging
 import PluginRuntime
@@ -111,13 +112,12 @@ struct ServeCommand: AsyncParsableCommand {
             throw .badFlag("--metricspath must be an absolute HTTP path such as /metrics, not \(metricspath)")
         }
         if type == "liveness" {
-            guard let poll = GoDuration.parse(polltime), poll > .zero else {
+            guard (GoDuration.parse(polltime) ?? .zero) > .zero else {
                 throw .badFlag("--polltime must be a positive Go duration such as 60s, not \(polltime)")
             }
-            guard let limit = GoDuration.parse(timeout), limit > .zero else {
+            guard (GoDuration.parse(timeout) ?? .zero) > .zero else {
                 throw .badFlag("--timeout must be a positive Go duration such as 3s, not \(timeout)")
             }
-            _ = (poll, limit)
             return
         }
         guard nodeserver || controllerserver else {
@@ -194,27 +194,13 @@ struct ServeCommand: AsyncParsableCommand {
         return nil
     }
 
-    private func serve(logger: Logger) async throws {
-        if type == "liveness" {
-            return try await runLivenessProber(logger: logger)
-        }
-        let endpoint = try PluginEndpoint(parsing: endpoint)
-        try DriverName.validate(drivername)
-        // The Kubernetes API, where the plugin runs in a pod with a service account.
-        let kubernetes: KubernetesClient?
-        do {
-            kubernetes = checkFlagsOnly ? nil : try KubernetesClient(config: KubernetesConfig.inCluster(environment: ProcessInfo.processInfo.environment))
-        } catch {
-            logger.info("not using the Kubernetes API", metadata: ["reason": "\(error)"])
-            kubernetes = nil
-        }
-        var nodeLabels: [String: String] = [:]
-        if let nodeLabelsFile {
-            guard let text = try? String(contentsOfFile: nodeLabelsFile, encoding: .utf8) else {
-                throw PluginRuntimeError.badFlag("--node-labels-file: cannot read \(nodeLabelsFile)")
-            }
-            nodeLabels = TopologyLabels.parseLabelsFile(text)
-        } else if let kubernetes, nodeserver {
+    /// The services, with what the Kubernetes API gives at start (node labels, the KMS
+    /// ConfigMap) and, on a node, the rbd-nbd volumes healed before they are served.
+    private func compose(
+        kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String, cloneLimits: CloneLimits, logger: Logger
+    ) async throws -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
+        var nodeLabels = fileLabels ?? [:]
+        if fileLabels == nil, let kubernetes, nodeserver {
             // ceph-csi reads the values of --domainlabels and the CRUSH location from this
             // node's Node object.
             do {
@@ -226,9 +212,30 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.warning("cannot read this node's labels: no read affinity", metadata: ["error": "\(error)"])
             }
         }
-        let readAffinity = ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil)
-        let kmsFallback = await kmsConfigMap(kubernetes, logger: logger)
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
+        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
+        let composition = PluginServices.compose(
+            .init(
+                info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
+                kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
+                readAffinity: ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil),
+                kmsFallback: await kmsConfigMap(kubernetes, logger: logger)
+            ),
+            logger: logger
+        )
+        if let kubernetes, let node = composition.node {
+            await StartupHealing(nodeID: nodeid, driverName: drivername, stagingRoot: stagingpath).run(node: node, client: kubernetes, logger: logger)
+        }
+        return composition
+    }
+
+    private func serve(logger: Logger) async throws {
+        if type == "liveness" {
+            return try await runLivenessProber(logger: logger)
+        }
+        let endpoint = try PluginEndpoint(parsing: endpoint)
+        try DriverName.validate(drivername)
+        // Local checks first: nothing is asked of the Kubernetes API for flags that cannot serve.
         let cloneLimits: CloneLimits
         do {
             cloneLimits = try CloneLimits(
@@ -237,8 +244,16 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("\(error)")
         }
+        var fileLabels: [String: String]?
+        if let nodeLabelsFile {
+            guard let text = try? String(contentsOfFile: nodeLabelsFile, encoding: .utf8) else {
+                throw PluginRuntimeError.badFlag("--node-labels-file: cannot read \(nodeLabelsFile)")
+            }
+            fileLabels = TopologyLabels.parseLabelsFile(text)
+        }
         if checkFlagsOnly {
-            // For deployment checks: the flags parse and validate; nothing is started.
+            // For deployment checks: the flags parse and validate; nothing is started or asked.
+            _ = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: fileLabels ?? [:])
             print("flags OK" + (Self.ignoredFlags.isEmpty ? "" : "; ignored ceph-csi flags: \(Self.ignoredFlags.joined(separator: ","))"))
             return
         }
@@ -251,21 +266,25 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
-        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
-        let composition = PluginServices.compose(
-            .init(
-                info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
-                kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid,
-                cloneLimits: cloneLimits, readAffinity: readAffinity, kmsFallback: kmsFallback
-            ),
-            logger: logger
-        )
-        if let kubernetes {
-            if let node = composition.node {
-                await StartupHealing(nodeID: nodeid, driverName: drivername, stagingRoot: stagingpath).run(node: node, client: kubernetes, logger: logger)
-            }
-            await kubernetes.shutdown()
+        // The Kubernetes API, where the plugin runs in a pod with a service account: used at
+        // start only, and closed on every way out (async-http-client requires it).
+        let kubernetes: KubernetesClient?
+        do {
+            kubernetes = try KubernetesClient(config: KubernetesConfig.inCluster(environment: ProcessInfo.processInfo.environment))
+        } catch {
+            logger.info("not using the Kubernetes API", metadata: ["reason": "\(error)"])
+            kubernetes = nil
         }
+        let composition: (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?)
+        do {
+            composition = try await compose(
+                kubernetes: kubernetes, fileLabels: fileLabels, stateDirectory: stateDirectory, cloneLimits: cloneLimits, logger: logger
+            )
+        } catch {
+            await kubernetes?.shutdown()
+            throw error
+        }
+        await kubernetes?.shutdown()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: PluginServer(endpoint: endpoint, services: composition.services, logger: logger))
         ]

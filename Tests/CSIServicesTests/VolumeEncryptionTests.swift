@@ -75,10 +75,11 @@ struct VolumeEncryptionTests {
         #expect(!FileManager.default.fileExists(atPath: staging + "/image-meta.json"))
     }
 
-    @Test func sealedKeyIsBoundToItsVolume() throws {
-        let sealed = try SealedDEK.seal("dek-value", passphrase: "p", volumeID: "vol-a")
-        #expect(try SealedDEK.open(sealed, passphrase: "p", volumeID: "vol-a") == "dek-value")
-        #expect(throws: CSIError.self) { try SealedDEK.open(sealed, passphrase: "p", volumeID: "vol-b") }
+    @Test func sealedKeyIsBoundToItsVolume() async throws {
+        func scrypt<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R { try await SealedDEKCompatibilityTests.scrypt(body) }
+        let sealed = try await scrypt { try SealedDEK.seal("dek-value", passphrase: "p", volumeID: "vol-a") }
+        #expect(try await scrypt { try SealedDEK.open(sealed, passphrase: "p", volumeID: "vol-a") } == "dek-value")
+        await #expect(throws: CSIError.self) { try await scrypt { try SealedDEK.open(sealed, passphrase: "p", volumeID: "vol-b") } }
         #expect(SealedDEK.generate() != SealedDEK.generate())
     }
 
@@ -172,13 +173,21 @@ struct SealedDEKCompatibilityTests {
     static let dek = "Mwx2ahZLk2hFEGpX3xTq-H1spHv_"
     static let sealedByCephCSI = #"{"dek":"XCCSYIGKeE2DO8Gh2OCx/8Dk4QcZ1YwEj/RE04n5EGvIKlfKJEN87vrpN+c=","nonce":"qPUTLMZNW0hOArvZ"}"#
 
-    @Test func aKeySealedByCephCSIOpens() throws {
-        #expect(try SealedDEK.open(Self.sealedByCephCSI, passphrase: Self.passphrase, volumeID: Self.volumeID) == Self.dek)
-        #expect(throws: CSIError.self) { try SealedDEK.open(Self.sealedByCephCSI, passphrase: Self.passphrase, volumeID: Self.volumeID + "x") }
+    /// Runs the key derivation (about a second of CPU in a debug build) off the cooperative
+    /// pool, as the plugin does: on the pool it would stall the tests running beside it.
+    static func scrypt<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+        try await BlockingExecutor.shared.run("scrypt", limit: .seconds(120), body)
     }
 
-    @Test func ourSealIsTheTextCephCSIWrites() throws {
+    @Test func aKeySealedByCephCSIOpens() async throws {
+        #expect(try await Self.scrypt { try SealedDEK.open(Self.sealedByCephCSI, passphrase: Self.passphrase, volumeID: Self.volumeID) } == Self.dek)
+        await #expect(throws: CSIError.self) {
+            try await Self.scrypt { try SealedDEK.open(Self.sealedByCephCSI, passphrase: Self.passphrase, volumeID: Self.volumeID + "x") }
+        }
+    }
+
+    @Test func ourSealIsTheTextCephCSIWrites() async throws {
         let nonce = try #require(Data(base64Encoded: "qPUTLMZNW0hOArvZ"))
-        #expect(try SealedDEK.seal(Self.dek, passphrase: Self.passphrase, volumeID: Self.volumeID, nonce: nonce) == Self.sealedByCephCSI)
+        #expect(try await Self.scrypt { try SealedDEK.seal(Self.dek, passphrase: Self.passphrase, volumeID: Self.volumeID, nonce: nonce) } == Self.sealedByCephCSI)
     }
 }

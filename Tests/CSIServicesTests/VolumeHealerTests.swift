@@ -84,7 +84,7 @@ struct VolumeHealerTests {
         let dead = try Self.staging(Self.stash(image: "img-slow", mapper: .nbd, device: "/dev/nbd5", volumeID: "img-slow"))
         let start = ContinuousClock.now
         let outcomes = await VolumeHealer(host: host, logger: Logger(label: "test")).heal([Self.request("img-slow", staging: dead)], limit: .milliseconds(300))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(15))  // the attach would take 30 s
         #expect(outcomes["img-slow"] == .failed(reason: "not done within the healing time limit of 0.3 seconds (its attach was stopped)"))
     }
 }

@@ -114,14 +114,17 @@ struct HostHardeningTests {
 
     @Test func blockingWorkTimesOutWithoutHoldingTheCaller() async throws {
         let executor = BlockingExecutor(threadCount: 1)
+        // The work blocks until the test lets it go, so the caller's release cannot be a race
+        // with the work ending, whatever the machine's load (the 60 s only stops a hung test).
+        let gate = DispatchSemaphore(value: 0)
         let start = ContinuousClock.now
         await #expect(throws: BlockingTimeout.self) {
-            try await executor.run("sleep", limit: .milliseconds(200)) { usleep(4_000_000) }
+            try await executor.run("blocked", limit: .milliseconds(200)) { _ = gate.wait(timeout: .now() + 60) }
         }
-        // Released at the limit, long before the work ends (the margin absorbs a loaded machine).
-        #expect(ContinuousClock.now - start < .seconds(3))
-        // The one thread is still busy: queued work waits for it but still finishes.
-        let value = try await executor.run("answer", limit: .seconds(10)) { 42 }
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+        // The one thread is still busy: queued work waits for it and finishes once it is free.
+        gate.signal()
+        let value = try await executor.run("answer", limit: .seconds(30)) { 42 }
         #expect(value == 42)
     }
 }

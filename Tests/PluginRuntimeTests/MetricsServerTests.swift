@@ -78,11 +78,12 @@ struct MetricsServerTests {
             #expect(try await Self.request("GET", base + "/custom/metrics?x=1").0 == 200)
             #expect(try await Self.request("GET", base + "/metrics").0 == 404)
             #expect(try await Self.request("POST", base + "/custom/metrics").0 == 405)
-            // The keep-alive connection URLSession holds open does not delay the shutdown.
+            // The keep-alive connection URLSession holds open does not delay the shutdown (it
+            // would hold it for the 10 s connection limit; the bound leaves room for a loaded machine).
             let start = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(7))
         }
     }
 

@@ -40,11 +40,11 @@ struct LivenessProcessTests {
         #expect(try await Self.waitFor(1, at: url))
         // The plugin goes away: the gauge drops to 0 (and the prober keeps serving it).
         plugin.terminate()
-        plugin.waitUntilExit()
+        await plugin.exited()
         #expect(try await Self.waitFor(0, at: url))
         // SIGTERM stops the prober cleanly.
         prober.terminate()
-        prober.waitUntilExit()
+        await prober.exited()
         #expect(prober.terminationStatus == 0)
     }
 
@@ -54,9 +54,9 @@ struct LivenessProcessTests {
         (["--metricsport=70000"], "--metricsport must be 1 to 65535"),
         (["--metricspath=metrics"], "--metricspath must be an absolute HTTP path"),
     ])
-    func badLivenessFlagsAreRefused(flags: [String], message: String) throws {
+    func badLivenessFlagsAreRefused(flags: [String], message: String) async throws {
         let process = try ProcessLifecycleTests.launch(["--type=liveness", "--endpoint=unix:///tmp/rbdcsi-never.sock"] + flags)
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus != 0)
         #expect(ProcessLifecycleTests.stderr(of: process).contains(message))
     }

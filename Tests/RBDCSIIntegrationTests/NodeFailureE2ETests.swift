@@ -102,7 +102,7 @@ struct NodeFailureE2ETests {
             _ = try await node.nodeUnstageVolume(paths.unstageRequest)
             #expect(try CephTestCluster.leftovers(under: plugin.directory).isEmpty)
         }
-        watcher.waitUntilExit()
+        await watcher.exited()
     }
 
     @Test func concurrentStagesOfOneVolumeAbortAllButOne() async throws {
@@ -160,7 +160,7 @@ struct NodeFailureE2ETests {
             _ = try await Csi_V1_Node.Client(wrapping: client).nodeStageVolume(paths.stageRequest(CephTestCluster.mountCapability()))
         }
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        await first.exited()
         #expect(try SystemMountTableProbe.entry(paths.stagedPath) != nil)
 
         let second = try ProcessLifecycleTests.launch(arguments)

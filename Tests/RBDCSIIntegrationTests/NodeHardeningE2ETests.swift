@@ -160,7 +160,7 @@ struct NodeHardeningE2ETests {
             let killed = ContinuousClock.now
             let condition = try await Self.pollUntilAbnormal(for: .seconds(10)) { try await stats().volumeCondition }
             // The health answer is kept for 2 s: a dead daemon shows within that.
-            #expect(ContinuousClock.now - killed < .seconds(4))
+            #expect(ContinuousClock.now - killed < .seconds(6))
             #expect(condition.abnormal)
             #expect(condition.message.contains("not connected"), "\(condition.message)")
 
@@ -287,22 +287,29 @@ struct NodeHardeningE2ETests {
 
     // Minor: idle connections are closed, and their number is limited.
     @Test func idleConnectionsAreClosedAndTheirNumberLimited() async throws {
-        try await TestPlugin.run(limits: .init(maxConnections: 4, idleTimeout: .seconds(1))) { plugin, client in
+        try await TestPlugin.run(limits: .init(maxConnections: 4, idleTimeout: .seconds(5))) { plugin, client in
             _ = try await Csi_V1_Identity.Client(wrapping: client).probe(.init())
             #expect(plugin.server!.openConnections == 1)
             let sockets = try (0..<6).map { _ in try RawSocket(connectingTo: plugin.endpoint.socketPath) }
-            // Three more are admitted (4 in all); the others are closed at once.
-            #expect(sockets.filter { $0.waitForClose(within: .milliseconds(300)) }.count == 3)
-            let admitted = sockets.filter { !$0.waitForClose(within: .milliseconds(10)) }
+            // Three more are admitted (4 in all); the others are closed at once (long before the
+            // idle time; all six are watched at the same time).
+            let closed = await withTaskGroup(of: (Int, Bool).self) { group in
+                for (index, socket) in sockets.enumerated() {
+                    group.addTask { (index, await offThePool { socket.waitForClose(within: .seconds(2)) }) }
+                }
+                return await group.reduce(into: [Bool](repeating: false, count: sockets.count)) { $0[$1.0] = $1.1 }
+            }
+            #expect(closed.filter { $0 }.count == 3)
+            let admitted = zip(sockets, closed).filter { !$0.1 }.map(\.0)
             try #require(admitted.count == 3)
             // One speaks HTTP/2 and then idles: the server says GOAWAY after the idle time.
             admitted[0].sendHTTP2Preface()
             let start = ContinuousClock.now
-            #expect(admitted[0].waitForGoAway(within: .seconds(4)) == 0)  // NO_ERROR
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(await offThePool { admitted[0].waitForGoAway(within: .seconds(15)) } == 0)  // NO_ERROR
+            #expect(ContinuousClock.now - start >= .seconds(2))
             // The silent ones are closed after the idle time.
-            #expect(admitted[1].waitForClose(within: .seconds(3)))
-            #expect(admitted[2].waitForClose(within: .seconds(3)))
+            #expect(await offThePool { admitted[1].waitForClose(within: .seconds(10)) })
+            #expect(await offThePool { admitted[2].waitForClose(within: .seconds(10)) })
             // A new client is served as before.
             try await ProcessHardeningTests.withClient(plugin.endpoint.socketPath) { fresh in
                 _ = try await Csi_V1_Identity.Client(wrapping: fresh).probe(.init())
@@ -335,7 +342,7 @@ extension NodeHardeningE2ETests {
 }
 
 /// A plain unix-socket connection that sends nothing: to count what the server admits.
-final class RawSocket {
+final class RawSocket: @unchecked Sendable {  // an fd set once
     let fd: Int32
 
     init(connectingTo path: String) throws {

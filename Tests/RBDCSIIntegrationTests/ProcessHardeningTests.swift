@@ -23,12 +23,12 @@ struct ProcessHardeningTests {
     }
 
     // Minor: the client takes keys from a file or standard input, never from argv.
-    @Test func clientRefusesAKeyOnTheCommandLine() throws {
+    @Test func clientRefusesAKeyOnTheCommandLine() async throws {
         let process = try ProcessLifecycleTests.launch([
             "client", "--endpoint", "unix:///tmp/rbdcsi-never.sock", "node", "stage",
             "--volume-id", "v", "--staging-path", "/tmp", "--secret", "userID=u", "--secret", "userKey=AQ-visible",
         ])
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus != 0)
         #expect(ProcessLifecycleTests.stderr(of: process).contains("--secret-file userKey="))
     }
@@ -65,7 +65,7 @@ struct ProcessHardeningTests {
         let mkfs = try #require(pid_t(pidText))
         #expect(ProcessTable.isRunning(mkfs))
         kill(plugin.processIdentifier, SIGKILL)
-        plugin.waitUntilExit()
+        await plugin.exited()
         _ = try? await stage.value
         _ = try await NodeHardeningE2ETests.poll(for: .seconds(5)) { ProcessTable.isRunning(mkfs) ? nil : true }
 

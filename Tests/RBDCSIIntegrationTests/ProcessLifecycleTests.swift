@@ -43,18 +43,18 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test func missingNodeIDIsAOneLineStartupError() throws {
+    @Test func missingNodeIDIsAOneLineStartupError() async throws {
         let process = try Self.launch(["--type=rbd", "--nodeserver=true", "--endpoint=unix:///tmp/rbdcsi-never.sock"])
-        process.waitUntilExit()
+        await process.exited()
         let message = Self.stderr(of: process)
         #expect(process.terminationStatus != 0)
         #expect(message.contains("--nodeid is required"))
         #expect(message.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
     }
 
-    @Test func tcpEndpointIsRefusedClearly() throws {
+    @Test func tcpEndpointIsRefusedClearly() async throws {
         let process = try Self.launch(["--nodeserver", "--nodeid=n1", "--endpoint=tcp://127.0.0.1:10000"])
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus != 0)
         #expect(Self.stderr(of: process).contains("tcp:// endpoints are not supported"))
     }
@@ -66,16 +66,16 @@ struct ProcessLifecycleTests {
         (["--maxsnapshotsonimage=501"], "--maxsnapshotsonimage must be 1 to 500"),
         (["--maxsnapshotsonimage=100", "--minsnapshotsonimage=200"], "--minsnapshotsonimage must be 1 to --maxsnapshotsonimage (100)"),
     ])
-    func cloneLimitsOutOfRangeAreRefused(flags: [String], message: String) throws {
+    func cloneLimitsOutOfRangeAreRefused(flags: [String], message: String) async throws {
         let process = try Self.launch(["--controllerserver=true", "--endpoint=unix:///tmp/rbdcsi-never.sock"] + flags)
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus != 0)
         #expect(Self.stderr(of: process).contains(message))
     }
 
-    @Test func badDriverNameIsRefused() throws {
+    @Test func badDriverNameIsRefused() async throws {
         let process = try Self.launch(["--nodeserver=true", "--nodeid=n1", "--drivername=Not_A_DNS_Name"])
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus != 0)
         #expect(Self.stderr(of: process).contains("DNS-1123"))
     }
@@ -89,14 +89,14 @@ struct ProcessLifecycleTests {
 
         // A second process on the same socket refuses to start and leaves the socket alone.
         let second = try Self.launch(["--nodeserver=true", "--nodeid=n2", "--endpoint=unix://\(socket)"])
-        second.waitUntilExit()
+        await second.exited()
         #expect(second.terminationStatus != 0)
         #expect(Self.stderr(of: second).contains("already serving"))
         #expect(FileManager.default.fileExists(atPath: socket))
         #expect(first.isRunning)
 
         first.terminate()  // SIGTERM
-        first.waitUntilExit()
+        await first.exited()
         #expect(first.terminationReason == .exit)
         #expect(first.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: socket))

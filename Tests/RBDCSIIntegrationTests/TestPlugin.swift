@@ -74,12 +74,25 @@ struct TestPlugin {
         }
     }
 
+    /// Waits until the server listens on `path`. The file appears at bind(2), before listen(2):
+    /// a client connecting in between is refused (seen on a loaded machine), so the kernel's
+    /// socket table is asked instead; a probe connection would count against the server's limits.
     static func waitForSocket(_ path: String) async throws {
-        for _ in 0..<500 {
-            if FileManager.default.fileExists(atPath: path) { return }
+        for _ in 0..<1000 {
+            if isListening(path) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw TestFailure("socket \(path) did not appear within 5 s")
+        throw TestFailure("nothing listened on \(path) within 10 s")
+    }
+
+    /// Whether /proc/net/unix has a listening socket (flag __SO_ACCEPTCON) bound to `path`.
+    static func isListening(_ path: String) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+        // Num RefCount Protocol Flags Type St Inode Path
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count >= 8 && fields[7] == path && fields[3] == "00010000"
+        }
     }
 }
 

@@ -150,6 +150,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fake Kubernetes API server the client's and the plugin's tests share.
+        .target(
+            name: "KubernetesTestSupport",
+            dependencies: ["KubernetesAccess", "HostOperations"],
+            path: "Tests/KubernetesTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HostOperationsTests",
             dependencies: ["HostOperations"],
@@ -157,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KubernetesAccessTests",
-            dependencies: ["KubernetesAccess", "HostOperations"],
+            dependencies: ["KubernetesAccess", "HostOperations", "KubernetesTestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -185,6 +192,8 @@ let package = Package(
                 "CSIServices",
                 "HostOperations",
                 "CephAccess",
+                "KubernetesAccess",
+                "KubernetesTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],

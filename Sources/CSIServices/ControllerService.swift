@@ -48,7 +48,7 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     public func createVolume(request: Csi_V1_CreateVolumeRequest, context: ServerContext) async throws -> Csi_V1_CreateVolumeResponse {
         try await recorder.record("CreateVolume", volumeID: request.name) {
             let provisioner = try served("CreateVolume")
-            let parameters = try CreateVolumeParameters(request, kmsConfig: provisioner.host.kmsConfig)
+            let parameters = try await CreateVolumeParameters.read(request, kmsConfig: provisioner.host.kmsConfig)
             let create = { try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host)) }
             let volume = try await names.withLock(request.name) {
                 // A content source is held like a volume id: not deleted or expanded meanwhile.

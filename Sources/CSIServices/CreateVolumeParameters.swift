@@ -59,7 +59,21 @@ struct CreateVolumeParameters {
         return features
     }
 
-    init(_ request: Csi_V1_CreateVolumeRequest, kmsConfig: KMSConfig) throws {
+    /// `request` read and checked, and the metadata KMS's passphrase found (in the request's
+    /// secrets, or in the Kubernetes Secret the KMS names, for the PVC's namespace).
+    static func read(_ request: Csi_V1_CreateVolumeRequest, kmsConfig: KMSConfig) async throws -> CreateVolumeParameters {
+        var parameters = try CreateVolumeParameters(request)
+        if parameters.encrypted {
+            let kms = try await EncryptionKMS.resolve(
+                kmsID: parameters.kmsID, secrets: request.secrets, config: kmsConfig, tenant: parameters.owner, passphraseRequired: false
+            )
+            if case .metadata(let passphrase) = kms { parameters.metadataKMSPassphrase = passphrase }
+        }
+        return parameters
+    }
+
+    /// `request` read and checked; the KMS is not consulted (`read` does that).
+    init(_ request: Csi_V1_CreateVolumeRequest) throws {
         guard !request.name.isEmpty else { throw CSIError.invalidArgument("volume Name cannot be empty") }
         guard !request.volumeCapabilities.isEmpty else { throw CSIError.invalidArgument("volume Capabilities cannot be empty") }
         name = request.name
@@ -106,12 +120,6 @@ struct CreateVolumeParameters {
         encryptionType = parameters["encryptionType"] ?? "block"
         if encrypted { try EncryptionKMS.requireBlockEncryption(encryptionType, of: "volume \(request.name)") }
         metadataKMSPassphrase = nil
-        if encrypted {
-            switch try EncryptionKMS.resolve(kmsID: kmsID, secrets: request.secrets, config: kmsConfig, passphraseRequired: false) {
-            case .metadata(let passphrase): metadataKMSPassphrase = passphrase
-            case .secrets: break
-            }
-        }
         owner = parameters["csi.storage.k8s.io/pvc/namespace"] ?? ""
         sizeBytes = try Self.roundedSize(request.hasCapacityRange ? request.capacityRange : nil)
         guard let credentials = CephCredentials(secrets: request.secrets) else {

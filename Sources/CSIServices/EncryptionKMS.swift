@@ -20,20 +20,48 @@ enum EncryptionKMS: Sendable {
     }
     static let supportedTypes = ["metadata"]
 
-    /// The KMS of a stage request: `kmsID` from the volume context (empty for the default),
-    /// its type from `config`. Unsupported types and missing passphrases are INVALID_ARGUMENT.
+    /// The KMS of a request: `kmsID` from the volume context (empty for the default), its type
+    /// from `config`. Unsupported types and missing passphrases are INVALID_ARGUMENT.
     /// `passphraseRequired` false (the controller): the default KMS needs no passphrase, as it
     /// stores nothing; the metadata KMS still does, to seal the key it stores.
-    static func resolve(kmsID: String, secrets: [String: String], config: KMSConfig, passphraseRequired: Bool = true) throws -> EncryptionKMS {
+    ///
+    /// A metadata KMS with `secretName` takes its passphrase from that Kubernetes Secret (key
+    /// `encryptionPassphrase`) in `secretNamespace`, or else in `tenant` (the namespace of the
+    /// volume's PVC, `csi.volume.owner` in the journal), as ceph-csi does; the request's secret
+    /// is then not used.
+    static func resolve(
+        kmsID: String, secrets: [String: String], config: KMSConfig, tenant: String, passphraseRequired: Bool = true
+    ) async throws -> EncryptionKMS {
         // ceph-csi: no KMS id, or the id `default`, is the secrets default, with no config entry.
         let type = kmsID.isEmpty || kmsID == "default" ? "default" : try config.kmsType(of: kmsID)
         guard type == "default" || supportedTypes.contains(type) else {
             throw CSIError.invalidArgument("unsupported encryption KMS type \(type) (encryptionKMSID \(kmsID)); this plugin supports the secrets default and \(supportedTypes.joined(separator: ", "))")
         }
         if type == "default" && !passphraseRequired { return .secrets(passphrase: secrets[passphraseSecret] ?? "") }
+        if type == "metadata", let passphrase = try await secretPassphrase(kmsID: kmsID, config: config, tenant: tenant) {
+            return .metadata(passphrase: passphrase)
+        }
         guard let passphrase = secrets[passphraseSecret], !passphrase.isEmpty else {
             throw CSIError.invalidArgument("encrypted volume: stage secret \(passphraseSecret) missing (KMS \(type))")
         }
         return type == "default" ? .secrets(passphrase: passphrase) : .metadata(passphrase: passphrase)
+    }
+
+    /// The passphrase in the Kubernetes Secret of a metadata KMS that names one (`secretName`);
+    /// nil for any other KMS (its passphrase, if any, is the request's secret).
+    static func secretPassphrase(kmsID: String, config: KMSConfig, tenant: String) async throws -> String? {
+        guard !kmsID.isEmpty, kmsID != "default", try config.kmsType(of: kmsID) == "metadata",
+              let secret = try config.passphraseSecret(of: kmsID) else { return nil }
+        guard let namespace = secret.namespace ?? (tenant.isEmpty ? nil : tenant) else {
+            throw CSIError.failedPrecondition("KMS \(kmsID) takes its passphrase from Secret \(secret.name) in the volume's namespace, but the volume records no owner namespace (csi.volume.owner); set secretNamespace in the KMS config")
+        }
+        guard let reader = config.secrets else {
+            throw CSIError.failedPrecondition("KMS \(kmsID) takes its passphrase from Secret \(namespace)/\(secret.name), but the Kubernetes API is not available to this plugin (not running in a pod)")
+        }
+        let data = try await reader.secretData(name: secret.name, namespace: namespace)
+        guard let passphrase = data[passphraseSecret], !passphrase.isEmpty else {
+            throw CSIError.failedPrecondition("Secret \(namespace)/\(secret.name) of KMS \(kmsID) has no \(passphraseSecret)")
+        }
+        return passphrase
     }
 }

@@ -9,16 +9,44 @@ public struct KMSConfig: Sendable {
     /// Where the file is absent: the sections of ceph-csi's KMS ConfigMap (kmsID → its JSON),
     /// read from the Kubernetes API at start, and what they came from.
     public let fallback: (source: String, sections: [String: String])?
+    /// Reads the Kubernetes Secrets a KMS names (`secretName`); nil outside a pod.
+    public let secrets: (any KMSSecretReading)?
 
-    public init(path: String = KMSConfig.defaultPath, fallback: (source: String, sections: [String: String])? = nil) {
+    public init(
+        path: String = KMSConfig.defaultPath, fallback: (source: String, sections: [String: String])? = nil,
+        secrets: (any KMSSecretReading)? = nil
+    ) {
         self.path = path
         self.fallback = fallback
+        self.secrets = secrets
     }
 
     /// The `encryptionKMSType` of `kmsID`; INVALID_ARGUMENT naming the file (or ConfigMap) when
     /// it or the id is missing or malformed.
     public func kmsType(of kmsID: String) throws -> String {
-        let entry: [String: Any]
+        let (entry, source) = try self.entry(of: kmsID)
+        guard let type = (entry["encryptionKMSType"] ?? entry["KMS_PROVIDER"]) as? String, !type.isEmpty else {
+            throw CSIError.invalidArgument("KMS \(kmsID) in \(source) has no encryptionKMSType")
+        }
+        return type
+    }
+
+    /// The Kubernetes Secret a metadata KMS takes its passphrase from (ceph-csi's
+    /// `secretName`, `secretNamespace`), or nil when the KMS has none and the passphrase is the
+    /// stage secret. The namespace is nil when the volume's owner (its PVC's namespace) decides.
+    public func passphraseSecret(of kmsID: String) throws -> (name: String, namespace: String?)? {
+        let (entry, source) = try self.entry(of: kmsID)
+        func string(_ key: String) throws -> String? {
+            guard let value = entry[key] else { return nil }
+            guard let text = value as? String else { throw CSIError.invalidArgument("KMS \(kmsID) in \(source): \(key) is not a string") }
+            return text.isEmpty ? nil : text
+        }
+        guard let name = try string("secretName") else { return nil }
+        return (name, try string("secretNamespace"))
+    }
+
+    /// The JSON object of `kmsID` and where it was read.
+    private func entry(of kmsID: String) throws -> (entry: [String: Any], source: String) {
         if !FileManager.default.fileExists(atPath: path), let fallback {
             // ceph-csi reads its KMS ConfigMap when the file is not mounted.
             guard let text = fallback.sections[kmsID] else {
@@ -27,22 +55,17 @@ public struct KMSConfig: Sendable {
             guard let section = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
                 throw CSIError.invalidArgument("KMS \(kmsID) in \(fallback.source) is not a JSON object")
             }
-            entry = section
-        } else {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CSIError.invalidArgument("encryptionKMSID \(kmsID) given, but the KMS config \(path) cannot be read")
-            }
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw CSIError.invalidArgument("KMS config \(path) is not a JSON object of KMS ids")
-            }
-            guard let found = object[kmsID] as? [String: Any] else {
-                throw CSIError.invalidArgument("encryptionKMSID \(kmsID) not found in \(path)")
-            }
-            entry = found
+            return (section, fallback.source)
         }
-        guard let type = (entry["encryptionKMSType"] ?? entry["KMS_PROVIDER"]) as? String, !type.isEmpty else {
-            throw CSIError.invalidArgument("KMS \(kmsID) in \(path) has no encryptionKMSType")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CSIError.invalidArgument("encryptionKMSID \(kmsID) given, but the KMS config \(path) cannot be read")
         }
-        return type
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CSIError.invalidArgument("KMS config \(path) is not a JSON object of KMS ids")
+        }
+        guard let found = object[kmsID] as? [String: Any] else {
+            throw CSIError.invalidArgument("encryptionKMSID \(kmsID) not found in \(path)")
+        }
+        return (found, path)
     }
 }

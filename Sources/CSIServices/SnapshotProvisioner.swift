@@ -17,7 +17,8 @@ struct SnapshotProvisioner {
         /// The source volume, located and with its entry (the caller checked: else NOT_FOUND).
         var source: LocatedImage
         var prefix: String
-        /// The metadata KMS's passphrase, to copy an encrypted source's key.
+        /// The request's secret `encryptionPassphrase`: the metadata KMS's passphrase, to copy
+        /// an encrypted source's key (unless the source's KMS names a Secret that holds it).
         var passphrase: String?
 
         /// ceph-csi's parameters: `snapshotNamePrefix` and `pool` must not be empty when
@@ -31,6 +32,12 @@ struct SnapshotProvisioner {
     }
 
     func create(_ request: Request) async throws -> Csi_V1_Snapshot {
+        var request = request
+        if request.source.encrypted, let kmsID = request.source.reservation.value(JournalEntry.Key.kmsID) {
+            // ceph-csi opens the source's key with the source's KMS, for the source's owner.
+            let tenant = request.source.reservation.value(JournalEntry.Key.owner) ?? ""
+            request.passphrase = try await EncryptionKMS.secretPassphrase(kmsID: kmsID, config: host.kmsConfig, tenant: tenant) ?? request.passphrase
+        }
         let source = request.source
         let access = source.access
         let location = source.location

@@ -34,17 +34,17 @@ struct VolumeStager {
         case .missing, .directory, .regularFile: break
         default: throw CSIError.failedPrecondition("\(target) is a symbolic link or special file; refusing to stage there")
         }
-        let (spec, access, journalEncryption) = try await locateImage(parameters)
+        let (spec, access, journal) = try await locateImage(parameters)
         if let namespace = access.netNamespace, !HostPaths.exists(namespace) {
             throw CSIError.failedPrecondition("netNamespaceFilePath \(namespace) of cluster \(parameters.clusterID) does not exist on this node")
         }
         // A provisioned volume's encryption is what its controller wrote in the journal, as
         // ceph-csi's node reads it; the volume context may lack it (a statically re-created PV).
         var parameters = parameters
-        if let journalEncryption {
-            try EncryptionKMS.requireBlockEncryption(journalEncryption.type, of: "volume \(parameters.volumeID)")
+        if let kmsID = journal?.kmsID {
+            try EncryptionKMS.requireBlockEncryption(journal?.encryptionType ?? "block", of: "volume \(parameters.volumeID)")
             parameters.encrypted = true
-            parameters.encryptionKMSID = journalEncryption.kmsID == "default" ? "" : journalEncryption.kmsID
+            parameters.encryptionKMSID = kmsID == "default" ? "" : kmsID
         }
         let existingStash = try ImageMetadataStash.read(from: parameters.stagingPath)
         if let existingStash, !(existingStash.mayBelong(to: parameters.volumeID) && existingStash.spec == spec) {
@@ -74,7 +74,9 @@ struct VolumeStager {
         }
 
         let kms = parameters.encrypted
-            ? try EncryptionKMS.resolve(kmsID: parameters.encryptionKMSID, secrets: parameters.secrets, config: host.kmsConfig) : nil
+            ? try await EncryptionKMS.resolve(
+                kmsID: parameters.encryptionKMSID, secrets: parameters.secrets, config: host.kmsConfig, tenant: journal?.owner ?? ""
+            ) : nil
 
         // The stash goes first, so that unstage can undo a stage that dies half-way.
         var stash = ImageMetadataStash(
@@ -221,11 +223,11 @@ struct VolumeStager {
         return (.nbd, status)
     }
 
-    /// Which image the volume is, how to reach its cluster, and the encryption its journal
-    /// entry records (KMS id and type). A static volume's image is named by the volume id (a
+    /// Which image the volume is, how to reach its cluster, and its journal entry (the
+    /// encryption it records, KMS id and type, and its owner namespace; none for a static volume). A static volume's image is named by the volume id (a
     /// migrated in-tree volume's by the context's `imageName`), in the context's pool; any
     /// other id is decoded and its journal entry read (NOT_FOUND when either fails).
-    private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess, (kmsID: String, type: String)?) {
+    private func locateImage(_ parameters: StageParameters) async throws -> (ImageSpec, ClusterAccess, JournalEntry?) {
         guard !parameters.staticVolume else {
             let cluster = try host.clusters.cluster(parameters.clusterID)
             let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
@@ -246,7 +248,7 @@ struct VolumeStager {
         let access = await ClusterAccess.resolving(cluster, credentials: parameters.credentials)
         let entry = try await host.metadata.journalEntry(of: id, volumeID: parameters.volumeID, radosNamespace: cluster.rbd?.radosNamespace ?? "", access: access)
         logger.debug("journal entry", metadata: ["volume": "\(parameters.volumeID)", "image": "\(entry.spec)", "request": "\(entry.requestName)"])
-        return (entry.spec, access, entry.kmsID.map { ($0, entry.encryptionType ?? "block") })
+        return (entry.spec, access, entry)
     }
 
     /// Waits, with ceph-csi's backoff, while other clients watch the image (it is mapped

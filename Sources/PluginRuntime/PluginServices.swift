@@ -2,6 +2,7 @@ import CSIServices
 import CephAccess
 import GRPCCore
 import HostOperations
+import KubernetesAccess
 import Logging
 
 /// The composition root: the one place where the concrete parts of the node and controller
@@ -26,12 +27,15 @@ public enum PluginServices {
         public var readAffinity: ReadAffinity
         /// ceph-csi's KMS ConfigMap sections, used where the KMS config file is absent.
         public var kmsFallback: (source: String, sections: [String: String])?
+        /// The Kubernetes API, in a pod: the KMS's Secrets (`secretName`) are read through it
+        /// for as long as the plugin serves (its owner shuts it down after).
+        public var kubernetes: KubernetesClient?
 
         public init(
             info: PluginInfo, servesNode: Bool = true, stateDirectory: String, clusterConfigPath: String,
             kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), instanceID: String = "default",
             inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults, readAffinity: ReadAffinity = ReadAffinity(),
-            kmsFallback: (source: String, sections: [String: String])? = nil
+            kmsFallback: (source: String, sections: [String: String])? = nil, kubernetes: KubernetesClient? = nil
         ) {
             self.info = info
             self.servesNode = servesNode
@@ -44,6 +48,7 @@ public enum PluginServices {
             self.cloneLimits = cloneLimits
             self.readAffinity = readAffinity
             self.kmsFallback = kmsFallback
+            self.kubernetes = kubernetes
         }
     }
 
@@ -59,7 +64,10 @@ public enum PluginServices {
     ) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
-        let kmsConfig = KMSConfig(path: configuration.kmsConfigPath, fallback: configuration.kmsFallback)
+        let kmsConfig = KMSConfig(
+            path: configuration.kmsConfigPath, fallback: configuration.kmsFallback,
+            secrets: configuration.kubernetes.map { KubernetesKMSSecrets(client: $0) }
+        )
         let metadata = RadosMetadataReader(connections: connections)
         let node = configuration.servesNode ? NodeHost.system(
             stateDirectory: configuration.stateDirectory, clusters: clusters, kmsConfig: kmsConfig, metadata: metadata,

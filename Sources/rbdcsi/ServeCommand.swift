@@ -219,7 +219,7 @@ struct ServeCommand: AsyncParsableCommand {
                 info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
                 kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
                 readAffinity: ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil),
-                kmsFallback: await kmsConfigMap(kubernetes, logger: logger)
+                kmsFallback: await kmsConfigMap(kubernetes, logger: logger), kubernetes: kubernetes
             ),
             logger: logger
         )
@@ -267,7 +267,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
         // The Kubernetes API, where the plugin runs in a pod with a service account: used at
-        // start only, and closed on every way out (async-http-client requires it).
+        // start and for the KMS's Secrets while serving; closed on every way out
+        // (async-http-client requires it).
         let kubernetes: KubernetesClient?
         do {
             kubernetes = try KubernetesClient(config: KubernetesConfig.inCluster(environment: ProcessInfo.processInfo.environment))
@@ -275,16 +276,25 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("not using the Kubernetes API", metadata: ["reason": "\(error)"])
             kubernetes = nil
         }
-        let composition: (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?)
         do {
-            composition = try await compose(
-                kubernetes: kubernetes, fileLabels: fileLabels, stateDirectory: stateDirectory, cloneLimits: cloneLimits, logger: logger
+            try await serve(
+                endpoint: endpoint, kubernetes: kubernetes, fileLabels: fileLabels, stateDirectory: stateDirectory, cloneLimits: cloneLimits, logger: logger
             )
         } catch {
             await kubernetes?.shutdown()
             throw error
         }
         await kubernetes?.shutdown()
+    }
+
+    /// Composes the services and serves them until a signal.
+    private func serve(
+        endpoint: PluginEndpoint, kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String,
+        cloneLimits: CloneLimits, logger: Logger
+    ) async throws {
+        let composition = try await compose(
+            kubernetes: kubernetes, fileLabels: fileLabels, stateDirectory: stateDirectory, cloneLimits: cloneLimits, logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: PluginServer(endpoint: endpoint, services: composition.services, logger: logger))
         ]

@@ -35,20 +35,20 @@ struct CreateVolumeParametersTests {
         #expect(try CreateVolumeParameters.features("exclusive-lock,journaling", mounter: "rbd-nbd") == ["exclusive-lock", "journaling"])
     }
 
-    @Test func contextKeepsStorageClassParametersButKubernetesOnes() throws {
+    @Test func contextKeepsStorageClassParametersButKubernetesOnes() async throws {
         let request = Csi_V1_CreateVolumeRequest.with {
             $0.name = "pvc-1"
             $0.volumeCapabilities = [.with { $0.mount = .init(); $0.accessMode.mode = .singleNodeWriter }]
             $0.parameters = ["clusterID": "c1", "pool": "rbd", "mapOptions": "krbd:lock_on_read", "csi.storage.k8s.io/pvc/namespace": "ns", "encrypted": "true"]
             $0.secrets = ["userID": "u", "userKey": "k"]
         }
-        let parameters = try CreateVolumeParameters(request, kmsConfig: KMSConfig(path: "/nonexistent/kms.json"))
+        let parameters = try await CreateVolumeParameters.read(request, kmsConfig: KMSConfig(path: "/nonexistent/kms.json"))
         #expect(parameters.contextParameters == ["clusterID": "c1", "pool": "rbd", "mapOptions": "krbd:lock_on_read", "encrypted": "true"])
         #expect(parameters.journalValues == ["csi.volume.owner": "ns", "csi.volume.encryptKMS": "default", "csi.volume.encryptionType": "block"])
         #expect(parameters.sizeBytes == 1 << 30)
     }
 
-    @Test func kmsConfigAsCephCSIReadsIt() throws {
+    @Test func kmsConfigAsCephCSIReadsIt() async throws {
         let path = "/tmp/rbdcsi-kms-\(Int.random(in: 0..<1_000_000)).json"
         try #"{"meta": {"encryptionKMSType": "metadata"}, "old": {"KMS_PROVIDER": "metadata"}, "vault": {"encryptionKMSType": "vault"}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
@@ -56,11 +56,11 @@ struct CreateVolumeParametersTests {
         #expect(try config.kmsType(of: "meta") == "metadata")
         #expect(try config.kmsType(of: "old") == "metadata")
         let secrets = ["encryptionPassphrase": "p"]
-        guard case .metadata = try EncryptionKMS.resolve(kmsID: "old", secrets: secrets, config: config) else { Issue.record("old-style entry not metadata"); return }
+        guard case .metadata = try await EncryptionKMS.resolve(kmsID: "old", secrets: secrets, config: config, tenant: "") else { Issue.record("old-style entry not metadata"); return }
         // The id `default` is the secrets default and needs no config entry.
-        guard case .secrets = try EncryptionKMS.resolve(kmsID: "default", secrets: secrets, config: config) else { Issue.record("default not secrets"); return }
-        #expect(throws: CSIError.self) { try EncryptionKMS.resolve(kmsID: "vault", secrets: secrets, config: config) }
-        #expect(throws: CSIError.self) { try EncryptionKMS.resolve(kmsID: "missing", secrets: secrets, config: config) }
+        guard case .secrets = try await EncryptionKMS.resolve(kmsID: "default", secrets: secrets, config: config, tenant: "") else { Issue.record("default not secrets"); return }
+        await #expect(throws: CSIError.self) { try await EncryptionKMS.resolve(kmsID: "vault", secrets: secrets, config: config, tenant: "") }
+        await #expect(throws: CSIError.self) { try await EncryptionKMS.resolve(kmsID: "missing", secrets: secrets, config: config, tenant: "") }
     }
 
     /// ceph-csi reads its KMS ConfigMap (kmsID → JSON section) where the file is not mounted;

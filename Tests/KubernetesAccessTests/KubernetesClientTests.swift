@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesTestSupport
 import Testing
 
 @testable import KubernetesAccess

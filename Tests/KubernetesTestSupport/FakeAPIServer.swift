@@ -2,19 +2,20 @@ import Foundation
 import HostOperations
 import KubernetesAccess
 
-/// `scripts/fake-kube-apiserver` over the recorded objects in `Fixtures/`, on TLS with a test
-/// CA made by `scripts/make-test-ca`, checking a bearer token.
-final class FakeAPIServer: Sendable {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
-    static let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.test-token"
+/// `scripts/fake-kube-apiserver` over the recorded objects in `KubernetesAccessTests/Fixtures/`
+/// (or a directory a test writes), on TLS with a test CA made by `scripts/make-test-ca`,
+/// checking a bearer token. Shared by the tests of the client and of the plugin.
+public final class FakeAPIServer: Sendable {
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    public static let fixtures = repository + "/Tests/KubernetesAccessTests/Fixtures"
+    public static let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.test-token"
 
-    let directory: String
-    let process: Process
-    let port: Int
+    public let directory: String
+    public let process: Process
+    public let port: Int
 
     /// Starts a server; `root` holds the objects it serves (default: the recorded fixtures).
-    init(root: String = FakeAPIServer.fixtures) async throws {
+    public init(root: String = FakeAPIServer.fixtures) async throws {
         directory = "/tmp/rbdcsi-kube-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = try await ProcessRunner().runChecked(Command(Self.repository + "/scripts/make-test-ca", [directory], timeout: .seconds(60)))
@@ -39,16 +40,16 @@ final class FakeAPIServer: Sendable {
     }
 
     /// The client configuration: this server, its CA (or `caFile`), and the token file.
-    func config(caFile: String? = nil, tokenFile: String? = nil) -> KubernetesConfig {
+    public func config(caFile: String? = nil, tokenFile: String? = nil) -> KubernetesConfig {
         KubernetesConfig(server: "https://127.0.0.1:\(port)", caFile: caFile ?? directory + "/ca.crt", tokenFile: tokenFile ?? directory + "/token")
     }
 
     /// The paths requested so far.
-    var requests: [String] {
+    public var requests: [String] {
         ((try? String(contentsOfFile: directory + "/requests.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    func stop() {
+    public func stop() {
         // SIGKILL: the test process may pass SIGTERM on ignored or blocked.
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

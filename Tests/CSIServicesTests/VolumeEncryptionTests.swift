@@ -126,6 +126,28 @@ struct VolumeEncryptionTests {
         #expect(try ImageMetadataStash.read(from: staging)?.encrypted == true)
     }
 
+    /// A metadata KMS naming a Secret: the node reads the passphrase from it in the namespace
+    /// the journal records as the volume's owner; the stage request carries none.
+    @Test func journalOwnerChoosesTheNamespaceOfTheKMSSecret() async throws {
+        try #"{"k8s-meta":{"encryptionKMSType":"metadata","secretName":"rbd-kms"}}"#.write(toFile: fake.kmsConfigPath, atomically: true, encoding: .utf8)
+        let secrets = KMSPassphraseSecretTests.Secrets(["team-a/rbd-kms": ["encryptionPassphrase": "team-a passphrase"]])
+        var host = fake.host
+        host.kmsConfig = KMSConfig(path: fake.kmsConfigPath, secrets: secrets)
+        let uuid = "40b130e1-a630-11eb-8bea-246e968ec20c"
+        fake.journal.withLock {
+            $0[uuid] = ["csi.volname": "pvc-1", "csi.volume.encryptKMS": "k8s-meta", "csi.volume.encryptionType": "block", "csi.volume.owner": "team-a"]
+        }
+        var r = request(passphrase: nil)
+        r.volumeID = "0001-0002-c1-0000000000000007-\(uuid)"
+        r.volumeContext = ["clusterID": "c1"]
+        try await VolumeStager(host: host, logger: Logger(label: "unit")).stage(StageParameters(r))
+        #expect(secrets.asked.withLock { $0 } == ["team-a/rbd-kms"])
+        let sealed = try #require(fake.imageMetadata.withLock { $0["rbd.csi.ceph.com/dek"] })
+        let volumeID = r.volumeID
+        let dek = try await SealedDEKCompatibilityTests.scrypt { try SealedDEK.open(sealed, passphrase: "team-a passphrase", volumeID: volumeID) }
+        #expect(fake.contents.withLock { $0["passphrase of /dev/rbd7"] } == dek)
+    }
+
     /// ceph-csi's fscrypt mode (`encryptionType: file`), from the context or the journal, is
     /// refused before anything is mapped.
     @Test func fileEncryptionIsRefusedBeforeAnythingIsTouched() async throws {

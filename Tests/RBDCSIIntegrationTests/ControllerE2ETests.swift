@@ -2,6 +2,9 @@ import CSIProtocol
 import CephAccess
 import Foundation
 import GRPCCore
+import HostOperations
+import KubernetesAccess
+import KubernetesTestSupport
 import Testing
 
 @testable import CSIServices
@@ -251,6 +254,75 @@ struct ControllerE2ETests {
             #expect(try await Self.omap("csi.volume.\(id.objectUUID)")["csi.volume.encryptKMS"] == "meta")
             _ = try await controller.deleteVolume(.with { $0.volumeID = volume.volumeID; $0.secrets = Self.admin })
         }
+    }
+
+    /// The metadata KMS with `secretName` (issue 14): the passphrase comes from the Secret in
+    /// the PVC's namespace, read through the Kubernetes API (the fake server, over TLS with a
+    /// token); a snapshot of the volume finds it again by the owner its journal records. Where
+    /// the namespace has no such Secret: FAILED_PRECONDITION, and nothing is reserved.
+    @Test func metadataKMSPassphraseComesFromTheSecretInThePVCsNamespace() async throws {
+        let root = "/tmp/rbdcsi-kube-root-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/api/v1/namespaces/team-a/secrets", withIntermediateDirectories: true)
+        let passphrase = "team-a's passphrase"
+        try #"{"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "rbd-kms", "namespace": "team-a"}, "data": {"encryptionPassphrase": "\#(Data(passphrase.utf8).base64EncodedString())"}}"#
+            .write(toFile: root + "/api/v1/namespaces/team-a/secrets/rbd-kms.json", atomically: true, encoding: .utf8)
+        let server = try await FakeAPIServer(root: root)
+        defer { server.stop() }
+        let kubernetes = try KubernetesClient(config: server.config())
+        do {
+            try await TestPlugin.run(kmsConfig: #"{"k8s": {"encryptionKMSType": "metadata", "secretName": "rbd-kms"}}"#, kubernetes: kubernetes) { _, client in
+                let controller = Csi_V1_Controller.Client(wrapping: client)
+                let parameters = ["encrypted": "true", "encryptionKMSID": "k8s"]
+                // team-b has no such Secret.
+                let refused = "pvc-\(UUID().uuidString.lowercased())"
+                let error = await #expect(throws: RPCError.self) {
+                    _ = try await controller.createVolume(Self.createRequest(refused, parameters: parameters.merging(["csi.storage.k8s.io/pvc/namespace": "team-b"]) { $1 }))
+                }
+                #expect(error?.code == .failedPrecondition)
+                #expect(error?.message.contains("team-b/rbd-kms") == true, "\(error?.message ?? "")")
+                #expect(try await Self.omap("csi.volumes.default")["csi.volume.\(refused)"] == nil)
+
+                // team-a has it; the request carries no passphrase.
+                let request = Self.createRequest(
+                    "pvc-\(UUID().uuidString.lowercased())", bytes: 16 << 20, parameters: parameters.merging(["csi.storage.k8s.io/pvc/namespace": "team-a"]) { $1 }
+                )
+                #expect(request.secrets["encryptionPassphrase"] == nil)
+                let volume = try await controller.createVolume(request).volume
+                let id = try CSIVolumeID(decoding: volume.volumeID)
+                let sealed = try await CephTestCluster.rbd(["image-meta", "get", "\(CephTestCluster.pool)/csi-vol-\(id.objectUUID)", "rbd.csi.ceph.com/dek"])
+                let volumeID = volume.volumeID
+                let key = try await BlockingExecutor.shared.run("scrypt", limit: .seconds(120)) {
+                    try SealedDEK.open(sealed.trimmingCharacters(in: .whitespacesAndNewlines), passphrase: passphrase, volumeID: volumeID)
+                }
+                #expect(key.count == 28)
+                #expect(try await Self.omap("csi.volume.\(id.objectUUID)")["csi.volume.owner"] == "team-a")
+
+                // The snapshot copies the key with the Secret's passphrase too.
+                let snapshot = try await controller.createSnapshot(.with {
+                    $0.name = "snapshot-\(UUID().uuidString.lowercased())"
+                    $0.sourceVolumeID = volume.volumeID
+                    $0.parameters = ["clusterID": CephTestCluster.clusterID]
+                    $0.secrets = Self.admin
+                }).snapshot
+                let snapshotUUID = try CSIVolumeID(decoding: snapshot.snapshotID).objectUUID
+                let snapshotSealed = try await CephTestCluster.rbd(["image-meta", "get", "\(CephTestCluster.pool)/csi-snap-\(snapshotUUID)", "rbd.csi.ceph.com/dek"])
+                let snapshotID = snapshot.snapshotID
+                let snapshotKey = try await BlockingExecutor.shared.run("scrypt", limit: .seconds(120)) {
+                    try SealedDEK.open(snapshotSealed.trimmingCharacters(in: .whitespacesAndNewlines), passphrase: passphrase, volumeID: snapshotID)
+                }
+                #expect(snapshotKey == key)
+                #expect(server.requests.filter { $0.contains("/api/v1/namespaces/team-a/secrets/rbd-kms") }.count == 2)
+                #expect(server.requests.contains { $0.contains("/api/v1/namespaces/team-b/secrets/rbd-kms") })
+
+                _ = try await controller.deleteSnapshot(.with { $0.snapshotID = snapshot.snapshotID; $0.secrets = Self.admin })
+                _ = try await controller.deleteVolume(.with { $0.volumeID = volume.volumeID; $0.secrets = Self.admin })
+            }
+        } catch {
+            await kubernetes.shutdown()
+            throw error
+        }
+        await kubernetes.shutdown()
     }
 
     @Test func badRequestsHaveTheirCodes() async throws {

@@ -2,6 +2,7 @@ import CSIServices
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import KubernetesAccess
 import Logging
 import PluginRuntime
 import ServiceLifecycle
@@ -39,6 +40,7 @@ struct TestPlugin {
         limits: ConnectionLimits = ConnectionLimits(),
         kmsConfig: String? = nil,
         cloneLimits: CloneLimits = .defaults,
+        kubernetes: KubernetesClient? = nil,
         _ body: @Sendable (TestPlugin, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
     ) async throws -> R {
         let directory = try makeDirectory()
@@ -55,7 +57,7 @@ struct TestPlugin {
         let configuration = PluginServices.Configuration(
             info: info, stateDirectory: directory + "/state", clusterConfigPath: directory + "/config.json",
             kmsConfigPath: directory + "/kms.json", cephTimeout: cephTimeout, inUseWait: inUseWait,
-            cloneLimits: cloneLimits
+            cloneLimits: cloneLimits, kubernetes: kubernetes
         )
         let server = PluginServer(endpoint: endpoint, services: services ?? PluginServices.make(configuration, logger: logger), logger: logger, limits: limits)
         let group = ServiceGroup(services: [server], logger: logger)

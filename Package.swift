@@ -42,8 +42,11 @@ let package = Package(
         ),
         // Tiny C shims for Linux system calls Swift cannot call directly (pidfd_open, closefrom).
         .target(name: "CSystemShims"),
-        // librados and librbd from Debian's librados-dev and librbd-dev (no pkg-config files).
+        // librados and librbd from Debian's librados-dev and librbd-dev (no pkg-config files):
+        // the headers' types and declarations; the functions come from CCephLoader, which
+        // opens the libraries on first use.
         .systemLibrary(name: "CLibCeph"),
+        .target(name: "CCephLoader"),
         // Layer 1: host operations (child processes, mount table, mounts, mkfs, fsck, files).
         .target(
             name: "HostOperations",
@@ -60,6 +63,7 @@ let package = Package(
             name: "CephAccess",
             dependencies: [
                 "CLibCeph",
+                "CCephLoader",
                 "HostOperations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -41,7 +41,7 @@ extension RPCError {
         case .timedOut, .callFailed(_, ETIMEDOUT): return .deadlineExceeded
         case .unreachable: return .unavailable
         case .accessDenied, .callFailed(_, EACCES), .callFailed(_, EPERM): return .permissionDenied
-        case .badConfig, .callFailed: return .internalError
+        case .badConfig, .callFailed, .libraryMissing: return .internalError
         }
     }
 }

@@ -21,6 +21,8 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
     case accessDenied(monitors: String, user: String, reason: String)
     /// A librados/librbd call failed with a (positive) errno.
     case callFailed(operation: String, errno: Int32)
+    /// librados or librbd could not be loaded (the dynamic linker's message).
+    case libraryMissing(String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,7 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
         case let .unreachable(monitors, reason): return "cannot connect to the Ceph monitors \(monitors): \(reason)"
         case let .accessDenied(monitors, user, reason): return "the Ceph monitors \(monitors) refused user \(user) (wrong userKey or unknown userID?): \(reason)"
         case let .callFailed(operation, code): return "\(operation) failed: \(Self.errnoText(code))"
+        case let .libraryMissing(reason): return "librados/librbd (packages librados2, librbd1) not usable: \(reason)"
         }
     }
 

@@ -1,3 +1,4 @@
+import CCephLoader
 import CLibCeph
 
 #if canImport(Glibc)
@@ -14,6 +15,11 @@ public final class RadosConnection: @unchecked Sendable {
     /// Creates a handle for `access`, reading ceph.conf and CEPH_ARGS like the rbd CLI does,
     /// with the monitors, the key and the time limits set last so they win; then connects.
     public init(access: ClusterAccess, limit: Duration) throws(CephAccessError) {
+        // librados and librbd are opened on the first connection, not at start (idle memory).
+        var loadError = [CChar](repeating: 0, count: 512)
+        guard rbdcsi_ceph_load(&loadError, loadError.count) == 0 else {
+            throw .libraryMissing(String(decoding: loadError.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
         var handle: rados_t?
         let created = rados_create(&handle, access.credentials.userID)
         guard created == 0, let handle else { throw .callFailed(operation: "rados_create", errno: -created) }

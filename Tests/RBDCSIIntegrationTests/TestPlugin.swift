@@ -89,7 +89,7 @@ struct TestPlugin {
 
     /// Whether /proc/net/unix has a listening socket (flag __SO_ACCEPTCON) bound to `path`.
     static func isListening(_ path: String) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+        guard let table = try? readProcFile("/proc/net/unix") else { return false }
         // Num RefCount Protocol Flags Type St Inode Path
         return table.split(separator: "\n").contains { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

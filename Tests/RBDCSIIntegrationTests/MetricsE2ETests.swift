@@ -60,7 +60,7 @@ struct MetricsE2ETests {
 
     /// The sonames of librados and librbd mapped into process `pid`.
     static func cephLibraries(of pid: Int32) throws -> [String] {
-        let maps = try readProcFile("/proc/\(pid)/maps")
+        let maps = try FileText.read("/proc/\(pid)/maps")
         let files = Set(maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) })
         return ["librados.so.2", "librbd.so.1"].filter { name in files.contains { $0.hasSuffix("/" + name) || $0.contains("/" + name + ".") } }
     }

@@ -2,6 +2,7 @@ import CSIServices
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import HostOperations
 import KubernetesAccess
 import Logging
 import PluginRuntime
@@ -89,7 +90,8 @@ struct TestPlugin {
 
     /// Whether /proc/net/unix has a listening socket (flag __SO_ACCEPTCON) bound to `path`.
     static func isListening(_ path: String) -> Bool {
-        guard let table = try? readProcFile("/proc/net/unix") else { return false }
+        // Read to the end: Foundation's reader stops after the first page of a /proc file.
+        guard let table = try? FileText.read("/proc/net/unix") else { return false }
         // Num RefCount Protocol Flags Type St Inode Path
         return table.split(separator: "\n").contains { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

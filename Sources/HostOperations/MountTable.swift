@@ -21,16 +21,17 @@ extension MountTableReading {
     }
 }
 
-/// The mount table of this process's mount namespace, from `/proc/self/mountinfo`.
+/// The mount table of this process's mount namespace, from `/proc/self/mountinfo` (printed
+/// again only after the kernel signals a change: `MountInfoCache`).
 public struct SystemMountTable: MountTableReading {
     public init() {}
 
     public func entries() throws -> [MountEntry] {
-        MountInfoParser.parse(try FileText.read("/proc/self/mountinfo"))
+        MountInfoParser.parse(try MountInfoCache.shared.text())
     }
 
     public func mount(at path: String) throws -> MountEntry? {
-        MountInfoParser.entry(at: PathName.normalize(path), in: try FileText.read("/proc/self/mountinfo"))
+        MountInfoParser.entry(at: PathName.normalize(path), in: try MountInfoCache.shared.text())
     }
 }
 

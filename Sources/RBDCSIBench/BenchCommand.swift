@@ -29,6 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Plugin starts for the start-up benchmark.") var starts = 10
     @Option(help: "Sequential CreateVolume+DeleteVolume pairs.") var provisionRuns = 30
     @Option(help: "Snapshot + restore rounds on a 1 GiB volume with 100 MiB written.") var snapshotRuns = 10
+    @Option(help: "Python with grpcio, for the NodeGetCapabilities baseline (none: skipped).") var python: String?
+    @Option(help: "The baseline server (scripts/bench-grpcio-server).") var grpcioServer = "scripts/bench-grpcio-server"
 
     func run() async throws {
         let setup = try BenchSetup(work: work)
@@ -49,8 +51,8 @@ struct BenchCommand: AsyncParsableCommand {
         let process = try PluginProcess(binary: plugin, directory: "\(work)/plugin", clusterConfig: setup.clusterConfig)
         try await process.start()
         defer { process.stop() }
-        try await Task.sleep(for: .seconds(1))
-        // 4. Memory: idle after start.
+        // 4. Memory: idle, 5 s after start (issue 15's measure), nothing staged yet.
+        try await Task.sleep(for: .seconds(5))
         results["idle_rss_mib"] = process.memory.rss
 
         try await withGRPCClient(
@@ -70,6 +72,12 @@ struct BenchCommand: AsyncParsableCommand {
             results["parallel_stage"] = try await benchmarks.parallel(counts: [1, 4, 16], runs: parallelRuns)
             print("control plane …")
             results["control_plane"] = try await benchmarks.controlPlane(volumeCount: volumes, calls: calls, callers: 4)
+            print("a hung mount …")
+            results["hung_mount"] = try await benchmarks.hungMount(calls: 400, identity: Csi_V1_Identity.Client(wrapping: client))
+            if let python {
+                print("NodeGetCapabilities against Python grpcio …")
+                results["grpcio_baseline"] = try await benchmarks.grpcioBaseline(calls: calls, python: python, server: grpcioServer)
+            }
         }
         results["final_rss_mib"] = process.memory.rss
         let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])

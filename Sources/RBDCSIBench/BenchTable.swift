@@ -23,6 +23,16 @@ enum BenchTable {
             let entry = stats(control[method])
             lines.append("| \(method) (\(control["volumes"] ?? "?") volumes staged) | \(f(entry["median_ms"], 3)) ms | \(f(entry["p99_ms"], 3)) ms (p99) | \(f(entry["calls_per_second"], 0)) calls/s |")
         }
+        let hung = section("hung_mount")
+        for (key, label) in [("Probe_while_hung", "Probe while 4 stats calls hang on a stopped rbd-fuse"), ("other_volume_stats_while_hung", "another volume's stats meanwhile")] {
+            let entry = stats(hung[key])
+            lines.append("| \(label) | \(f(entry["median_ms"], 3)) ms | \(f(entry["p99_ms"], 3)) ms (p99) | |")
+        }
+        lines.append("| the hung stats calls (abnormal) | | | \(hung["hung_calls"] ?? "?") answered, slowest \(f(hung["hung_call_max_ms"] as? Double)) ms |")
+        let baseline = section("grpcio_baseline")
+        let ours = stats(baseline["rbdcsi"]), python = stats(baseline["python_grpcio"])
+        lines.append("| NodeGetCapabilities, one caller: rbdcsi | \(f(ours["median_ms"], 3)) ms | \(f(ours["p99_ms"], 3)) ms (p99) | |")
+        lines.append("| the same from a minimal Python grpcio server | \(f(python["median_ms"], 3)) ms | \(f(python["p99_ms"], 3)) ms (p99) | ratio \(f(baseline["median_ratio"] as? Double, 3)) |")
         let provisioning = section("provisioning")
         let sequential = stats(provisioning["create_delete_sequential"])
         lines.append("| CreateVolume + DeleteVolume, one after another | \(f(sequential["median_ms"])) ms | \(f(sequential["p95_ms"])) ms | |")

@@ -182,7 +182,7 @@ struct VolumeStager {
         let mapper = try host.mapper(.nbd)
         // list-mapped shows only devices whose daemon is alive.
         if let serving = try await mapper.mappedDevice(of: spec) { return .alreadyServing(device: serving) }
-        guard let nbd = mapper as? NBDMapper else { throw CSIError.internalError("the rbd-nbd mapper cannot reattach") }
+        guard let nbd = mapper as? any ImageReattaching else { throw CSIError.internalError("the rbd-nbd mapper cannot reattach") }
         let logDirectory = stash.logDir.isEmpty ? parameters.cephLogDir : stash.logDir
         let request = MapRequest(
             spec: spec, monitors: access.monitorList, userID: parameters.credentials.userID, key: parameters.credentials.key,

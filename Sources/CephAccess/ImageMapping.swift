@@ -46,6 +46,13 @@ public protocol ImageMapping: Sendable {
     func finishLog(volumeID: String, directory: String, strategy: String) async throws -> String?
 }
 
+/// A mapper whose device outlives its user-space daemon and can be given a new one (rbd-nbd:
+/// the kernel keeps `/dev/nbdN` while it waits for a daemon to attach). The healer needs it.
+public protocol ImageReattaching: ImageMapping {
+    /// Starts a new daemon for the image mapped at `device`, which keeps its number.
+    func reattach(_ request: MapRequest, device: String) async throws
+}
+
 extension ImageMapping {
     /// krbd and rbd-fuse mappings leave no per-volume log.
     public func finishLog(volumeID: String, directory: String, strategy: String) async throws -> String? { nil }

@@ -3,7 +3,7 @@ import HostOperations
 /// Maps with rbd-nbd (userspace librbd behind /dev/nbdX), with ceph-csi's defaults:
 /// netlink, a 300 s reattach window, no I/O timeout, the volume id as cookie where kernel and
 /// rbd-nbd support it, and a client log file per volume.
-public struct NBDMapper: ImageMapping {
+public struct NBDMapper: ImageReattaching {
     public let runner: any CommandRunning
     public let timeout: Duration
     public let cookies: NBDCookieSupport

@@ -33,16 +33,27 @@ public final class DeviceHealth: Sendable {
     /// Nil when `device` answered a read (and `fuseMount`, when given, a statfs); otherwise
     /// what is wrong, for VolumeCondition.
     public func problem(of device: String, fuseMount: String? = nil) async -> String? {
-        let now = ContinuousClock.now
-        let cached: String?? = state.withLock { state in
-            if let started = state.reading[device] {
-                return .some("I/O to \(device) has not completed for \(Self.seconds(now - started)) s; the Ceph cluster or the device's daemon does not answer")
+        // A read another call started: its answer is waited for while it is younger than the
+        // read limit (a healthy device that takes a few milliseconds is not called stuck);
+        // one older than that is the device hanging, answered at once without a new read.
+        enum Next { case answer(String?), wait, read }
+        while true {
+            let now = ContinuousClock.now
+            let next: Next = state.withLock { state in
+                if let started = state.reading[device] {
+                    guard now - started >= readLimit else { return .wait }
+                    return .answer("I/O to \(device) has not completed for \(Self.seconds(now - started)) s; the Ceph cluster or the device's daemon does not answer")
+                }
+                if let answer = state.answers[device], now - answer.at < cacheFor { return .answer(answer.problem) }
+                state.reading[device] = now
+                return .read
             }
-            if let answer = state.answers[device], now - answer.at < cacheFor { return .some(answer.problem) }
-            state.reading[device] = now
-            return nil
+            if case .answer(let problem) = next { return problem }
+            if case .read = next { break }
+            guard (try? await Task.sleep(for: .milliseconds(5))) != nil else {
+                return "the health check of \(device) was cancelled while another read of it was under way"
+            }
         }
-        if let cached { return cached }
         let problem: String?
         do {
             try await executor.run("read from \(device)", limit: readLimit) {

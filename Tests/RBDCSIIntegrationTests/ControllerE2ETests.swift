@@ -25,6 +25,15 @@ struct ControllerE2ETests {
         }
     }
 
+    /// The metadata KMS's key of `image` (pool/name), opened with `passphrase` for `volumeID`;
+    /// scrypt runs on the blocking executor, as in the plugin (not on the cooperative pool).
+    static func openKey(of image: String, volumeID: String, passphrase: String) async throws -> String {
+        let sealed = try await CephTestCluster.rbd(["image-meta", "get", image, "rbd.csi.ceph.com/dek"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await BlockingExecutor.shared.run("scrypt", limit: .seconds(120)) {
+            try SealedDEK.open(sealed, passphrase: passphrase, volumeID: volumeID)
+        }
+    }
+
     static func omap(_ object: String) async throws -> [String: String] {
         let keys = try await CephTestCluster.rados(["-p", CephTestCluster.pool, "listomapkeys", object])
         var values: [String: String] = [:]
@@ -247,10 +256,9 @@ struct ControllerE2ETests {
             let volume = try await controller.createVolume(request).volume
             let id = try CSIVolumeID(decoding: volume.volumeID)
             let image = "\(CephTestCluster.pool)/csi-vol-\(id.objectUUID)"
-            let sealed = try await CephTestCluster.rbd(["image-meta", "get", image, "rbd.csi.ceph.com/dek"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            let dek = try SealedDEK.open(sealed, passphrase: "controller passphrase", volumeID: volume.volumeID)
+            let dek = try await Self.openKey(of: image, volumeID: volume.volumeID, passphrase: "controller passphrase")
             #expect(dek.count == 28)
-            #expect(throws: CSIError.self) { try SealedDEK.open(sealed, passphrase: "wrong", volumeID: volume.volumeID) }
+            await #expect(throws: CSIError.self) { try await Self.openKey(of: image, volumeID: volume.volumeID, passphrase: "wrong") }
             #expect(try await Self.omap("csi.volume.\(id.objectUUID)")["csi.volume.encryptKMS"] == "meta")
             _ = try await controller.deleteVolume(.with { $0.volumeID = volume.volumeID; $0.secrets = Self.admin })
         }
@@ -290,11 +298,7 @@ struct ControllerE2ETests {
                 #expect(request.secrets["encryptionPassphrase"] == nil)
                 let volume = try await controller.createVolume(request).volume
                 let id = try CSIVolumeID(decoding: volume.volumeID)
-                let sealed = try await CephTestCluster.rbd(["image-meta", "get", "\(CephTestCluster.pool)/csi-vol-\(id.objectUUID)", "rbd.csi.ceph.com/dek"])
-                let volumeID = volume.volumeID
-                let key = try await BlockingExecutor.shared.run("scrypt", limit: .seconds(120)) {
-                    try SealedDEK.open(sealed.trimmingCharacters(in: .whitespacesAndNewlines), passphrase: passphrase, volumeID: volumeID)
-                }
+                let key = try await Self.openKey(of: "\(CephTestCluster.pool)/csi-vol-\(id.objectUUID)", volumeID: volume.volumeID, passphrase: passphrase)
                 #expect(key.count == 28)
                 #expect(try await Self.omap("csi.volume.\(id.objectUUID)")["csi.volume.owner"] == "team-a")
 
@@ -306,11 +310,9 @@ struct ControllerE2ETests {
                     $0.secrets = Self.admin
                 }).snapshot
                 let snapshotUUID = try CSIVolumeID(decoding: snapshot.snapshotID).objectUUID
-                let snapshotSealed = try await CephTestCluster.rbd(["image-meta", "get", "\(CephTestCluster.pool)/csi-snap-\(snapshotUUID)", "rbd.csi.ceph.com/dek"])
-                let snapshotID = snapshot.snapshotID
-                let snapshotKey = try await BlockingExecutor.shared.run("scrypt", limit: .seconds(120)) {
-                    try SealedDEK.open(snapshotSealed.trimmingCharacters(in: .whitespacesAndNewlines), passphrase: passphrase, volumeID: snapshotID)
-                }
+                let snapshotKey = try await Self.openKey(
+                    of: "\(CephTestCluster.pool)/csi-snap-\(snapshotUUID)", volumeID: snapshot.snapshotID, passphrase: passphrase
+                )
                 #expect(snapshotKey == key)
                 #expect(server.requests.filter { $0.contains("/api/v1/namespaces/team-a/secrets/rbd-kms") }.count == 2)
                 #expect(server.requests.contains { $0.contains("/api/v1/namespaces/team-b/secrets/rbd-kms") })

@@ -248,8 +248,7 @@ struct SnapshotE2ETests {
             // As after the node's first stage: LUKS formatted.
             try await CephTestCluster.rbd(["image-meta", "set", volumeImage, "rbd.csi.ceph.com/encrypted", "encrypted"])
             func dek(_ image: String, id: String) async throws -> String {
-                let sealed = try await CephTestCluster.rbd(["image-meta", "get", image, "rbd.csi.ceph.com/dek"]).trimmingCharacters(in: .whitespacesAndNewlines)
-                return try SealedDEK.open(sealed, passphrase: passphrase, volumeID: id)
+                try await ControllerE2ETests.openKey(of: image, volumeID: id, passphrase: passphrase)
             }
             let key = try await dek(volumeImage, id: volume.volumeID)
 

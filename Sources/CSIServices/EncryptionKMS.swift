@@ -33,13 +33,14 @@ enum EncryptionKMS: Sendable {
         kmsID: String, secrets: [String: String], config: KMSConfig, tenant: String, passphraseRequired: Bool = true
     ) async throws -> EncryptionKMS {
         // ceph-csi: no KMS id, or the id `default`, is the secrets default, with no config entry.
-        let type = kmsID.isEmpty || kmsID == "default" ? "default" : try config.kmsType(of: kmsID)
+        let kms = kmsID.isEmpty || kmsID == "default" ? nil : try config.kms(kmsID)
+        let type = kms?.type ?? "default"
         guard type == "default" || supportedTypes.contains(type) else {
             throw CSIError.invalidArgument("unsupported encryption KMS type \(type) (encryptionKMSID \(kmsID)); this plugin supports the secrets default and \(supportedTypes.joined(separator: ", "))")
         }
         if type == "default" && !passphraseRequired { return .secrets(passphrase: secrets[passphraseSecret] ?? "") }
-        if type == "metadata", let passphrase = try await secretPassphrase(kmsID: kmsID, config: config, tenant: tenant) {
-            return .metadata(passphrase: passphrase)
+        if let secret = kms?.passphraseSecret {
+            return .metadata(passphrase: try await passphrase(from: secret, kmsID: kmsID, config: config, tenant: tenant))
         }
         guard let passphrase = secrets[passphraseSecret], !passphrase.isEmpty else {
             throw CSIError.invalidArgument("encrypted volume: stage secret \(passphraseSecret) missing (KMS \(type))")
@@ -50,8 +51,11 @@ enum EncryptionKMS: Sendable {
     /// The passphrase in the Kubernetes Secret of a metadata KMS that names one (`secretName`);
     /// nil for any other KMS (its passphrase, if any, is the request's secret).
     static func secretPassphrase(kmsID: String, config: KMSConfig, tenant: String) async throws -> String? {
-        guard !kmsID.isEmpty, kmsID != "default", try config.kmsType(of: kmsID) == "metadata",
-              let secret = try config.passphraseSecret(of: kmsID) else { return nil }
+        guard !kmsID.isEmpty, kmsID != "default", let secret = try config.kms(kmsID).passphraseSecret else { return nil }
+        return try await passphrase(from: secret, kmsID: kmsID, config: config, tenant: tenant)
+    }
+
+    private static func passphrase(from secret: (name: String, namespace: String?), kmsID: String, config: KMSConfig, tenant: String) async throws -> String {
         guard let namespace = secret.namespace ?? (tenant.isEmpty ? nil : tenant) else {
             throw CSIError.failedPrecondition("KMS \(kmsID) takes its passphrase from Secret \(secret.name) in the volume's namespace, but the volume records no owner namespace (csi.volume.owner); set secretNamespace in the KMS config")
         }

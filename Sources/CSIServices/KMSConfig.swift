@@ -21,32 +21,35 @@ public struct KMSConfig: Sendable {
         self.secrets = secrets
     }
 
-    /// The `encryptionKMSType` of `kmsID`; INVALID_ARGUMENT naming the file (or ConfigMap) when
-    /// it or the id is missing or malformed.
-    public func kmsType(of kmsID: String) throws -> String {
-        let (entry, source) = try self.entry(of: kmsID)
-        guard let type = (entry["encryptionKMSType"] ?? entry["KMS_PROVIDER"]) as? String, !type.isEmpty else {
-            throw CSIError.invalidArgument("KMS \(kmsID) in \(source) has no encryptionKMSType")
-        }
-        return type
+    /// What the config says of one KMS.
+    public struct Entry: Sendable {
+        /// Its `encryptionKMSType` (older configs: `KMS_PROVIDER`).
+        public var type: String
+        /// For a metadata KMS, the Kubernetes Secret it takes its passphrase from (ceph-csi's
+        /// `secretName`, `secretNamespace`); nil when the passphrase is the stage secret. The
+        /// namespace is nil when the volume's owner (its PVC's namespace) decides.
+        public var passphraseSecret: (name: String, namespace: String?)?
     }
 
-    /// The Kubernetes Secret a metadata KMS takes its passphrase from (ceph-csi's
-    /// `secretName`, `secretNamespace`), or nil when the KMS has none and the passphrase is the
-    /// stage secret. The namespace is nil when the volume's owner (its PVC's namespace) decides.
-    public func passphraseSecret(of kmsID: String) throws -> (name: String, namespace: String?)? {
-        let (entry, source) = try self.entry(of: kmsID)
+    /// The entry of `kmsID`, from one read of the file (or the ConfigMap); INVALID_ARGUMENT
+    /// naming it when it or the id is missing or malformed.
+    public func kms(_ kmsID: String) throws -> Entry {
+        let (object, source) = try self.object(of: kmsID)
+        guard let type = (object["encryptionKMSType"] ?? object["KMS_PROVIDER"]) as? String, !type.isEmpty else {
+            throw CSIError.invalidArgument("KMS \(kmsID) in \(source) has no encryptionKMSType")
+        }
+        guard type == "metadata" else { return Entry(type: type) }
         func string(_ key: String) throws -> String? {
-            guard let value = entry[key] else { return nil }
+            guard let value = object[key] else { return nil }
             guard let text = value as? String else { throw CSIError.invalidArgument("KMS \(kmsID) in \(source): \(key) is not a string") }
             return text.isEmpty ? nil : text
         }
-        guard let name = try string("secretName") else { return nil }
-        return (name, try string("secretNamespace"))
+        guard let name = try string("secretName") else { return Entry(type: type) }
+        return Entry(type: type, passphraseSecret: (name, try string("secretNamespace")))
     }
 
     /// The JSON object of `kmsID` and where it was read.
-    private func entry(of kmsID: String) throws -> (entry: [String: Any], source: String) {
+    private func object(of kmsID: String) throws -> (object: [String: Any], source: String) {
         if !FileManager.default.fileExists(atPath: path), let fallback {
             // ceph-csi reads its KMS ConfigMap when the file is not mounted.
             guard let text = fallback.sections[kmsID] else {

@@ -53,8 +53,8 @@ struct CreateVolumeParametersTests {
         try #"{"meta": {"encryptionKMSType": "metadata"}, "old": {"KMS_PROVIDER": "metadata"}, "vault": {"encryptionKMSType": "vault"}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         let config = KMSConfig(path: path)
-        #expect(try config.kmsType(of: "meta") == "metadata")
-        #expect(try config.kmsType(of: "old") == "metadata")
+        #expect(try config.kms("meta").type == "metadata")
+        #expect(try config.kms("old").type == "metadata")
         let secrets = ["encryptionPassphrase": "p"]
         guard case .metadata = try await EncryptionKMS.resolve(kmsID: "old", secrets: secrets, config: config, tenant: "") else { Issue.record("old-style entry not metadata"); return }
         // The id `default` is the secrets default and needs no config entry.
@@ -68,19 +68,19 @@ struct CreateVolumeParametersTests {
     @Test func kmsConfigMapSectionsStandInForAMissingFile() throws {
         let sections = ["meta": #"{"encryptionKMSType": "metadata", "secretName": "s"}"#, "bad": "not json"]
         let config = KMSConfig(path: "/nonexistent/rbdcsi-kms.json", fallback: ("ConfigMap ceph-csi/csi-kms-connection-details", sections))
-        #expect(try config.kmsType(of: "meta") == "metadata")
+        #expect(try config.kms("meta").type == "metadata")
         do {
-            _ = try config.kmsType(of: "missing")
+            _ = try config.kms("missing").type
             Issue.record("a missing kmsID was found")
         } catch let error as CSIError {
             #expect(error.code == .invalidArgument)
             #expect(error.message.contains("ConfigMap ceph-csi/csi-kms-connection-details"))
         }
-        #expect(throws: CSIError.self) { try config.kmsType(of: "bad") }
+        #expect(throws: CSIError.self) { try config.kms("bad").type }
 
         let path = "/tmp/rbdcsi-kms-\(Int.random(in: 0..<1_000_000)).json"
         try #"{"meta": {"encryptionKMSType": "vault"}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try KMSConfig(path: path, fallback: ("ConfigMap x/y", sections)).kmsType(of: "meta") == "vault")
+        #expect(try KMSConfig(path: path, fallback: ("ConfigMap x/y", sections)).kms("meta").type == "vault")
     }
 }

@@ -73,10 +73,15 @@ extension Benchmarks {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(10)) }
         let (ours, theirs) = try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
             let python = Csi_V1_Node.Client(wrapping: client)
-            guard try await python.nodeGetCapabilities(.init()) == response else { throw BenchError("the grpcio server answered other capabilities") }
+            // Until the server answers: its socket file appears at bind(2), before it listens.
+            var answer: Csi_V1_NodeGetCapabilitiesResponse?
+            for _ in 0..<500 where answer == nil {
+                answer = try? await python.nodeGetCapabilities(.init())
+                if answer == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            guard answer == response else { throw BenchError("the grpcio server did not answer the plugin's capabilities: \(String(describing: answer))") }
             var ours = Samples()
             var theirs = Samples()
             for _ in 0..<200 {  // warm-up of both

@@ -175,7 +175,8 @@ let package = Package(
         .testTarget(
             name: "PluginRuntimeTests",
             dependencies: [
-                "PluginRuntime", "HostOperations",
+                "PluginRuntime", "HostOperations", "KubernetesAccess", "CSIServices",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

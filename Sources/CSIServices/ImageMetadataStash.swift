@@ -1,5 +1,5 @@
 import CephAccess
-import Foundation
+import FoundationEssentials
 import HostOperations
 
 /// `image-meta.json` in the staging path: what unstage needs to undo a stage, written before

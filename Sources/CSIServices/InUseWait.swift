@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// How long NodeStageVolume waits for other clients to let go of an image before mapping it
 /// (a pod moving from another node): ceph-csi's backoff, 1 s growing by 1.4 for 10 checks

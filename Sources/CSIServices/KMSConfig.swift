@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// ceph-csi's encryption KMS config file: `{"<kmsID>": {"encryptionKMSType": "metadata", …}}`
 /// (older configs name the type `KMS_PROVIDER`), default
@@ -35,27 +35,30 @@ public struct KMSConfig: Sendable {
     /// naming it when it or the id is missing or malformed.
     public func kms(_ kmsID: String) throws -> Entry {
         let (object, source) = try self.object(of: kmsID)
-        guard let type = (object["encryptionKMSType"] ?? object["KMS_PROVIDER"]) as? String, !type.isEmpty else {
+        guard case .string(let type)? = object["encryptionKMSType"] ?? object["KMS_PROVIDER"], !type.isEmpty else {
             throw CSIError.invalidArgument("KMS \(kmsID) in \(source) has no encryptionKMSType")
         }
         guard type == "metadata" else { return Entry(type: type) }
         func string(_ key: String) throws -> String? {
-            guard let value = object[key] else { return nil }
-            guard let text = value as? String else { throw CSIError.invalidArgument("KMS \(kmsID) in \(source): \(key) is not a string") }
-            return text.isEmpty ? nil : text
+            switch object[key] {
+            case nil: return nil
+            case .string(let text)?: return text.isEmpty ? nil : text
+            case .other?: throw CSIError.invalidArgument("KMS \(kmsID) in \(source): \(key) is not a string")
+            }
         }
         guard let name = try string("secretName") else { return Entry(type: type) }
         return Entry(type: type, passphraseSecret: (name, try string("secretNamespace")))
     }
 
-    /// The JSON object of `kmsID` and where it was read.
-    private func object(of kmsID: String) throws -> (object: [String: Any], source: String) {
+    /// The fields of `kmsID`'s JSON object and where it was read.
+    private func object(of kmsID: String) throws -> (object: [String: Field], source: String) {
+        let decoder = JSONDecoder()
         if !FileManager.default.fileExists(atPath: path), let fallback {
             // ceph-csi reads its KMS ConfigMap when the file is not mounted.
             guard let text = fallback.sections[kmsID] else {
                 throw CSIError.invalidArgument("encryptionKMSID \(kmsID) not found in \(fallback.source)")
             }
-            guard let section = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            guard case .object(let section)? = try? decoder.decode(Section.self, from: Data(text.utf8)) else {
                 throw CSIError.invalidArgument("KMS \(kmsID) in \(fallback.source) is not a JSON object")
             }
             return (section, fallback.source)
@@ -63,12 +66,34 @@ public struct KMSConfig: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CSIError.invalidArgument("encryptionKMSID \(kmsID) given, but the KMS config \(path) cannot be read")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let sections = try? decoder.decode([String: Section].self, from: data) else {
             throw CSIError.invalidArgument("KMS config \(path) is not a JSON object of KMS ids")
         }
-        guard let found = object[kmsID] as? [String: Any] else {
+        guard case .object(let found)? = sections[kmsID] else {
             throw CSIError.invalidArgument("encryptionKMSID \(kmsID) not found in \(path)")
         }
         return (found, path)
+    }
+
+    /// One KMS's section of the file: its fields when it is an object. Other KMS ids may hold
+    /// anything without making this one unreadable.
+    private enum Section: Decodable {
+        case object([String: Field])
+        case other
+
+        init(from decoder: any Decoder) throws {
+            self = (try? decoder.singleValueContainer().decode([String: Field].self)).map(Section.object) ?? .other
+        }
+    }
+
+    /// A field of a KMS section: only string values are read (a KMS of another type may carry
+    /// numbers, objects or lists, which the plugin never looks at).
+    private enum Field: Decodable {
+        case string(String)
+        case other
+
+        init(from decoder: any Decoder) throws {
+            self = (try? decoder.singleValueContainer().decode(String.self)).map(Field.string) ?? .other
+        }
     }
 }

@@ -1,6 +1,6 @@
 import CephAccess
 import Crypto
-import Foundation
+import FoundationEssentials
 import _CryptoExtras
 
 /// The metadata KMS's data-encryption key as stored in image metadata: AES-256-GCM under a key
@@ -13,8 +13,7 @@ struct SealedDEK: Codable, Sendable {
     /// A new random DEK: 20 random bytes, base64url, as ceph-csi generates passphrases.
     static func generate() -> String {
         let bytes = (0..<20).map { _ in UInt8.random(in: .min ... .max) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        return String(Data(bytes).base64EncodedString().map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
     }
 
     private static func key(passphrase: String, volumeID: String) throws -> SymmetricKey {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// ceph-csi's cluster config file: `[{"clusterID": "...", "monitors": ["host:port"],
 /// "rbd": {"radosNamespace": "...", "netNamespaceFilePath": "..."}}]`, default

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import HostOperations
 
 /// Parses `rbd device list --format json` / `rbd-nbd list-mapped --format json`:
 /// `[{"id":"0","pool":"rbd","namespace":"","name":"img","snap":"-","device":"/dev/rbd0"}]`;
@@ -15,7 +16,7 @@ public enum DeviceListParser {
 
     /// The device of `spec` (its head, not a snapshot), or nil.
     public static func device(of spec: ImageSpec, in json: String) throws -> String? {
-        let trimmed = json.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = json.trimmingWhitespace()
         if trimmed.isEmpty { return nil }
         let entries = try JSONDecoder().decode([Entry].self, from: Data(trimmed.utf8))
         return entries.first { entry in

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import PluginRuntime
 
 #if canImport(Glibc)
@@ -29,13 +28,20 @@ struct RBDCSI: AsyncParsableCommand {
                 try command.run()
             }
         } catch let failure as StartupFailure {
-            FileHandle.standardError.write(Data("rbdcsi: \(failure.message)\n".utf8))
+            printError(failure.message)
             Glibc.exit(1)
         } catch let failure as CallFailure {
-            FileHandle.standardError.write(Data("rbdcsi: \(failure.description)\n".utf8))
+            printError(failure.description)
             Glibc.exit(1)
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// One line on standard error, as one write(2) so that lines from concurrent writers do
+    /// not interleave.
+    private static func printError(_ message: String) {
+        var line = "rbdcsi: \(message)\n"
+        line.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
     }
 }

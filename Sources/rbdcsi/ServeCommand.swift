@@ -1,7 +1,7 @@
 import ArgumentParser
 import CSIServices
 import CephAccess
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import KubernetesAccess
 import Logging

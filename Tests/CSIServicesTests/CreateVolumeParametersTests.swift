@@ -50,11 +50,27 @@ struct CreateVolumeParametersTests {
 
     @Test func kmsConfigAsCephCSIReadsIt() async throws {
         let path = "/tmp/rbdcsi-kms-\(Int.random(in: 0..<1_000_000)).json"
-        try #"{"meta": {"encryptionKMSType": "metadata"}, "old": {"KMS_PROVIDER": "metadata"}, "vault": {"encryptionKMSType": "vault"}}"#
-            .write(toFile: path, atomically: true, encoding: .utf8)
+        // Other KMS types carry numbers, booleans, lists and objects (ceph-csi's Vault example
+        // has `tenants`), and a stray non-object entry must not make the file unreadable.
+        try #"""
+            {"meta": {"encryptionKMSType": "metadata"}, "old": {"KMS_PROVIDER": "metadata"},
+             "vault": {"encryptionKMSType": "vault", "vaultAddress": "http://vault:8200", "vaultCAVerify": false,
+                       "vaultTimeout": 10, "tenants": {"ns": {"vaultAddress": "x"}}, "roles": ["a", "b"]},
+             "stray": 3, "numberType": {"encryptionKMSType": 7}}
+            """#.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let config = KMSConfig(path: path)
         #expect(try config.kms("meta").type == "metadata")
         #expect(try config.kms("old").type == "metadata")
+        #expect(try config.kms("vault").type == "vault")
+        for malformed in ["stray", "numberType"] {
+            do {
+                _ = try config.kms(malformed)
+                Issue.record("malformed entry \(malformed) was read")
+            } catch let error as CSIError {
+                #expect(error.code == .invalidArgument, "\(malformed): \(error)")
+            }
+        }
         let secrets = ["encryptionPassphrase": "p"]
         guard case .metadata = try await EncryptionKMS.resolve(kmsID: "old", secrets: secrets, config: config, tenant: "") else { Issue.record("old-style entry not metadata"); return }
         // The id `default` is the secrets default and needs no config entry.

@@ -58,12 +58,22 @@ struct MetricsE2ETests {
         return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
     }
 
-    /// The sonames of librados and librbd mapped into process `pid`.
-    static func cephLibraries(of pid: Int32) throws -> [String] {
+    /// Which of the shared libraries `names` (sonames, version suffixes allowed) are mapped
+    /// into process `pid`.
+    static func mappedLibraries(of pid: Int32, among names: [String]) throws -> [String] {
         let maps = try FileText.read("/proc/\(pid)/maps")
         let files = Set(maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) })
-        return ["librados.so.2", "librbd.so.1"].filter { name in files.contains { $0.hasSuffix("/" + name) || $0.contains("/" + name + ".") } }
+        return names.filter { name in files.contains { $0.hasSuffix("/" + name) || $0.contains("/" + name + ".") } }
     }
+
+    /// The sonames of librados and librbd mapped into process `pid`.
+    static func cephLibraries(of pid: Int32) throws -> [String] {
+        try mappedLibraries(of: pid, among: ["librados.so.2", "librbd.so.1"])
+    }
+
+    /// Foundation's full library and ICU's (about 8 MiB of the idle plugin before issue 15):
+    /// the plugin uses FoundationEssentials only, and no dependency may bring them back.
+    static let foundationLibraries = ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"]
 
     @Test func lifecycleIsCountedByMethodAndCode() async throws {
         let directory = try TestPlugin.makeDirectory()
@@ -92,10 +102,13 @@ struct MetricsE2ETests {
             #expect(Self.value(before, "csi_liveness") == 1)
             // librados and librbd are not loaded until the first Ceph call (issue 15: idle memory).
             #expect(try Self.cephLibraries(of: process.processIdentifier) == [])
+            #expect(try Self.mappedLibraries(of: process.processIdentifier, among: Self.foundationLibraries) == [])
 
             _ = try await node.nodeStageVolume(paths.stageRequest(capability))
             let loaded = try Self.cephLibraries(of: process.processIdentifier)
             #expect(loaded == ["librados.so.2", "librbd.so.1"], "\(loaded)")
+            // Nor does librados bring them (it is C++, with no Swift in it).
+            #expect(try Self.mappedLibraries(of: process.processIdentifier, among: Self.foundationLibraries) == [])
             _ = try await node.nodePublishVolume(paths.publishRequest(capability, target: "a"))
             _ = try await node.nodeGetVolumeStats(.with { $0.volumeID = image; $0.volumePath = paths.target("a") })
             let staged = try await Self.scrape(url)

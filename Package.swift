@@ -140,7 +140,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // lld with packed relative relocations (DT_RELR, glibc 2.36+): the position-
+            // independent binary's relative relocations shrink from megabytes of RELA entries,
+            // which the loader reads (and keeps resident) at every start, to a small bitmap.
+            // Idle resident set -1 MiB (dynamic build) to -1.4 MiB (the image's static one).
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
         // The benchmark harness (scripts/bench): drives a release rbdcsi process over gRPC.
         .executableTarget(

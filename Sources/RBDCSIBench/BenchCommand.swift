@@ -31,6 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Snapshot + restore rounds on a 1 GiB volume with 100 MiB written.") var snapshotRuns = 10
     @Option(help: "Python with grpcio, for the NodeGetCapabilities baseline (none: skipped).") var python: String?
     @Option(help: "The baseline server (scripts/bench-grpcio-server).") var grpcioServer = "scripts/bench-grpcio-server"
+    @Option(help: "Another build of the plugin whose idle resident set is reported too (scripts/bench: the dynamically linked one).")
+    var idleAlso: String?
 
     func run() async throws {
         let setup = try BenchSetup(work: work)
@@ -54,6 +56,16 @@ struct BenchCommand: AsyncParsableCommand {
         // 4. Memory: idle, 5 s after start (issue 15's measure), nothing staged yet.
         try await Task.sleep(for: .seconds(5))
         results["idle_rss_mib"] = process.memory.rss
+        results["plugin_binary"] = plugin
+        if let idleAlso {
+            let directory = "\(work)/idle-also"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let other = try PluginProcess(binary: idleAlso, directory: directory, clusterConfig: setup.clusterConfig)
+            try await other.start()
+            try await Task.sleep(for: .seconds(5))
+            results["idle_rss_mib_also"] = ["binary": idleAlso, "mib": other.memory.rss]
+            other.stop()
+        }
 
         try await withGRPCClient(
             transport: .http2NIOPosix(target: .unixDomainSocket(path: process.socket), transportSecurity: .plaintext)

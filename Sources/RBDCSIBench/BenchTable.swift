@@ -44,7 +44,8 @@ enum BenchTable {
         lines.append("| restore: CreateVolume from that snapshot + NodeStageVolume | \(f(restore["median_ms"])) ms | \(f(restore["p95_ms"])) ms | |")
         let startup = stats(results["startup_to_probe"])
         lines.append("| start-up to first Probe | \(f(startup["median_ms"])) ms | \(f(startup["p95_ms"])) ms | |")
-        lines.append("| resident set | idle \(f(results["idle_rss_mib"] as? Double)) MiB | | peak \(f(parallel["peak_rss_mib"] as? Double)) MiB (parallel), \(f(control["peak_rss_mib"] as? Double)) MiB (control plane) |")
+        let also = (results["idle_rss_mib_also"] as? [String: Any]).map { " (\($0["binary"] ?? "?"): \(f($0["mib"] as? Double)) MiB)" } ?? ""
+        lines.append("| resident set | idle \(f(results["idle_rss_mib"] as? Double)) MiB\(also) | | peak \(f(parallel["peak_rss_mib"] as? Double)) MiB (parallel), \(f(control["peak_rss_mib"] as? Double)) MiB (control plane) |")
         return lines.joined(separator: "\n")
     }
 }

@@ -127,7 +127,14 @@ public enum HostPaths {
         }
     }
 
+    /// Sets the permission bits of `path` to `mode`, unless they already are: a chmod that
+    /// changes nothing still updates the inode's ctime, and on a freshly staged filesystem
+    /// that dirty root inode costs a journal commit through the mapper at unmount (each
+    /// re-stage of a volume finds its root already 0777).
     public static func chmod(_ path: String, _ mode: mode_t) throws {
+        var info = stat()
+        try SystemCall.run("stat \(path)") { () -> Int32 in stat(path, &info) }
+        guard info.st_mode & 0o7777 != mode else { return }
         try SystemCall.run("chmod \(path)") { Glibc.chmod(path, mode) }
     }
 

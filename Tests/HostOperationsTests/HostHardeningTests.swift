@@ -12,6 +12,30 @@ struct HostHardeningTests {
         try FileManager.default.createDirectory(atPath: root + "/real", withIntermediateDirectories: true)
     }
 
+    /// A chmod to the mode a path already has is skipped: it would still dirty the inode
+    /// (ctime), which a staged filesystem writes back through its mapper at unmount.
+    @Test func chmodToTheSameModeLeavesTheInodeAlone() throws {
+        let path = root + "/real/mode"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        func status() -> stat {
+            var info = stat()
+            _ = stat(path, &info)
+            return info
+        }
+        try HostPaths.chmod(path, 0o777)
+        let first = status()
+        #expect(first.st_mode & 0o7777 == 0o777)
+        usleep(20_000)
+        try HostPaths.chmod(path, 0o777)
+        let again = status()
+        #expect(again.st_ctim.tv_sec == first.st_ctim.tv_sec && again.st_ctim.tv_nsec == first.st_ctim.tv_nsec)
+        try HostPaths.chmod(path, 0o750)
+        let changed = status()
+        #expect(changed.st_mode & 0o7777 == 0o750)
+        #expect(changed.st_ctim.tv_sec != first.st_ctim.tv_sec || changed.st_ctim.tv_nsec != first.st_ctim.tv_nsec)
+        #expect(throws: HostError.self) { try HostPaths.chmod(root + "/real/missing", 0o777) }
+    }
+
     // Item 1: staging and target paths must be absolute, canonical and free of links.
     @Test func canonicalPathsAreAcceptedAndOthersNamed() throws {
         try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: "/etc")

@@ -183,6 +183,7 @@ let package = Package(
                 "PluginRuntime", "HostOperations", "KubernetesAccess", "CSIServices",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

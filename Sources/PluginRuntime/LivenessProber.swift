@@ -49,3 +49,8 @@ public struct LivenessProber: Service {
         }
     }
 }
+
+/// A short name for ServiceGroup's logs (see `PluginServer.description`).
+extension LivenessProber: CustomStringConvertible {
+    public var description: String { "LivenessProber(\(endpoint))" }
+}

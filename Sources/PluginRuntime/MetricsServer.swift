@@ -145,3 +145,8 @@ private actor BoundPort {
     private(set) var value: Int?
     func set(_ port: Int) { value = port }
 }
+
+/// A short name for ServiceGroup's logs (see `PluginServer.description`).
+extension MetricsServer: CustomStringConvertible {
+    public var description: String { "MetricsServer(\(host):\(port)\(path))" }
+}

@@ -10,7 +10,7 @@ struct ControllerCommands: AsyncParsableCommand {
     )
 
     struct Caps: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "ControllerGetCapabilities.")
+        static let configuration = CommandConfiguration(commandName: "caps", abstract: "ControllerGetCapabilities.")
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
@@ -34,7 +34,7 @@ struct ControllerCommands: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "CreateVolume.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "CreateVolume.")
         @ParentCommand var client: ClientCommand
         @Option(help: "The request name (the PV name).")
         var name: String
@@ -75,7 +75,7 @@ struct ControllerCommands: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "DeleteVolume.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "DeleteVolume.")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id"), help: "Volume id.")
         var volumeID: String
@@ -93,7 +93,7 @@ struct ControllerCommands: AsyncParsableCommand {
     }
 
     struct Expand: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "ControllerExpandVolume.")
+        static let configuration = CommandConfiguration(commandName: "expand", abstract: "ControllerExpandVolume.")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id"), help: "Volume id.")
         var volumeID: String
@@ -117,7 +117,7 @@ struct ControllerCommands: AsyncParsableCommand {
     }
 
     struct Validate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "ValidateVolumeCapabilities.")
+        static let configuration = CommandConfiguration(commandName: "validate", abstract: "ValidateVolumeCapabilities.")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id"), help: "Volume id.")
         var volumeID: String
@@ -146,7 +146,7 @@ struct ControllerCommands: AsyncParsableCommand {
         )
 
         struct Create: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "CreateSnapshot.")
+            static let configuration = CommandConfiguration(commandName: "create", abstract: "CreateSnapshot.")
             @ParentCommand var client: ClientCommand
             @Option(help: "The request name (the VolumeSnapshotContent name).")
             var name: String
@@ -170,7 +170,7 @@ struct ControllerCommands: AsyncParsableCommand {
         }
 
         struct Delete: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "DeleteSnapshot.")
+            static let configuration = CommandConfiguration(commandName: "delete", abstract: "DeleteSnapshot.")
             @ParentCommand var client: ClientCommand
             @Option(name: .customLong("snapshot-id"), help: "Snapshot id.")
             var snapshotID: String

@@ -10,7 +10,7 @@ struct IdentityCommands: AsyncParsableCommand {
     )
 
     struct Info: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "GetPluginInfo.")
+        static let configuration = CommandConfiguration(commandName: "info", abstract: "GetPluginInfo.")
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
@@ -21,7 +21,7 @@ struct IdentityCommands: AsyncParsableCommand {
     }
 
     struct Caps: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "GetPluginCapabilities.")
+        static let configuration = CommandConfiguration(commandName: "caps", abstract: "GetPluginCapabilities.")
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
@@ -32,7 +32,7 @@ struct IdentityCommands: AsyncParsableCommand {
     }
 
     struct Probe: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Probe.")
+        static let configuration = CommandConfiguration(commandName: "probe", abstract: "Probe.")
         @ParentCommand var client: ClientCommand
 
         func run() async throws {

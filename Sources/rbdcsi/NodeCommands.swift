@@ -10,7 +10,7 @@ struct NodeCommands: AsyncParsableCommand {
     )
 
     struct Caps: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeGetCapabilities.")
+        static let configuration = CommandConfiguration(commandName: "caps", abstract: "NodeGetCapabilities.")
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
@@ -21,7 +21,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Info: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeGetInfo.")
+        static let configuration = CommandConfiguration(commandName: "info", abstract: "NodeGetInfo.")
         @ParentCommand var client: ClientCommand
 
         func run() async throws {
@@ -32,7 +32,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Stage: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeStageVolume.")
+        static let configuration = CommandConfiguration(commandName: "stage", abstract: "NodeStageVolume.")
         @ParentCommand var client: ClientCommand
         @OptionGroup var volume: VolumeArguments
 
@@ -51,7 +51,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Publish: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodePublishVolume.")
+        static let configuration = CommandConfiguration(commandName: "publish", abstract: "NodePublishVolume.")
         @ParentCommand var client: ClientCommand
         @OptionGroup var volume: VolumeArguments
         @Option(name: .customLong("target-path"), help: "target_path (the pod's volume directory).")
@@ -76,7 +76,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Unpublish: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeUnpublishVolume.")
+        static let configuration = CommandConfiguration(commandName: "unpublish", abstract: "NodeUnpublishVolume.")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id")) var volumeID: String = ""
         @Option(name: .customLong("target-path")) var targetPath: String = ""
@@ -93,7 +93,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Unstage: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeUnstageVolume.")
+        static let configuration = CommandConfiguration(commandName: "unstage", abstract: "NodeUnstageVolume.")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id")) var volumeID: String = ""
         @Option(name: .customLong("staging-path")) var stagingPath: String = ""
@@ -110,7 +110,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Expand: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeExpandVolume (after the image grew).")
+        static let configuration = CommandConfiguration(commandName: "expand", abstract: "NodeExpandVolume (after the image grew).")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id")) var volumeID: String = ""
         @Option(name: .customLong("volume-path"), help: "The staging or a publish path.") var volumePath: String = ""
@@ -129,7 +129,7 @@ struct NodeCommands: AsyncParsableCommand {
     }
 
     struct Stats: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "NodeGetVolumeStats.")
+        static let configuration = CommandConfiguration(commandName: "stats", abstract: "NodeGetVolumeStats.")
         @ParentCommand var client: ClientCommand
         @Option(name: .customLong("volume-id")) var volumeID: String = ""
         @Option(name: .customLong("volume-path")) var volumePath: String = ""

@@ -42,14 +42,12 @@ struct BenchCommand: AsyncParsableCommand {
         var startup = Samples()
         for index in 0..<starts {
             let process = try PluginProcess(binary: plugin, directory: "\(work)/start-\(index)", clusterConfig: setup.clusterConfig)
-            try FileManager.default.createDirectory(atPath: "\(work)/start-\(index)", withIntermediateDirectories: true)
             try await process.start()
             startup.append(process.startup)
             process.stop()
         }
         results["startup_to_probe"] = startup.summary()
 
-        try FileManager.default.createDirectory(atPath: "\(work)/plugin", withIntermediateDirectories: true)
         let process = try PluginProcess(binary: plugin, directory: "\(work)/plugin", clusterConfig: setup.clusterConfig)
         try await process.start()
         defer { process.stop() }
@@ -58,9 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
         results["idle_rss_mib"] = process.memory.rss
         results["plugin_binary"] = plugin
         if let idleAlso {
-            let directory = "\(work)/idle-also"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let other = try PluginProcess(binary: idleAlso, directory: directory, clusterConfig: setup.clusterConfig)
+            let other = try PluginProcess(binary: idleAlso, directory: "\(work)/idle-also", clusterConfig: setup.clusterConfig)
             try await other.start()
             try await Task.sleep(for: .seconds(5))
             results["idle_rss_mib_also"] = ["binary": idleAlso, "mib": other.memory.rss]

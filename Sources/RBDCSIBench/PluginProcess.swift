@@ -11,7 +11,9 @@ final class PluginProcess: @unchecked Sendable {
     /// Process start to the first successful Probe.
     private(set) var startup: Duration = .zero
 
+    /// A plugin whose socket and state live in `directory`, made here if missing.
     init(binary: String, directory: String, clusterConfig: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/csi.sock"
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [

@@ -22,16 +22,16 @@ extension MountTableReading {
 }
 
 /// The mount table of this process's mount namespace, from `/proc/self/mountinfo` (printed
-/// again only after the kernel signals a change: `MountInfoCache`).
+/// and parsed again only after the kernel signals a change: `MountInfoCache`).
 public struct SystemMountTable: MountTableReading {
     public init() {}
 
     public func entries() throws -> [MountEntry] {
-        MountInfoParser.parse(try MountInfoCache.shared.text())
+        try MountInfoCache.shared.snapshot().entries
     }
 
     public func mount(at path: String) throws -> MountEntry? {
-        MountInfoParser.entry(at: PathName.normalize(path), in: try MountInfoCache.shared.text())
+        try MountInfoCache.shared.snapshot().entry(at: PathName.normalize(path))
     }
 }
 

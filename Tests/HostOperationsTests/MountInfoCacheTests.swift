@@ -11,7 +11,7 @@ struct MountInfoCacheTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cache = MountInfoCache()
-        let lookup = { MountInfoParser.entry(at: directory, in: try cache.text()) }
+        let lookup = { try cache.snapshot().entry(at: directory) }
         for _ in 0..<20 {
             #expect(try lookup() == nil)
             try SystemCall.run("mount tmpfs") { mount("rbdcsi-test", directory, "tmpfs", 0, "size=1m") }
@@ -25,9 +25,9 @@ struct MountInfoCacheTests {
 
     @Test func anUnchangedTableIsNotReadAgain() throws {
         let cache = MountInfoCache()
-        let first = try cache.text()
-        #expect(first.contains(" / "))
-        for _ in 0..<200 { _ = try cache.text() }
+        let first = try cache.snapshot()
+        #expect(first.entry(at: "/") != nil)
+        for _ in 0..<200 { _ = try cache.snapshot() }
         // Other tests mount and unmount meanwhile (one mount namespace); without the cache every
         // call would read the file.
         #expect(cache.reads < 50, "\(cache.reads) reads for 201 calls")

@@ -32,13 +32,21 @@ struct MountInfoParserTests {
         #expect(try !Table().isMountPoint("/var/lib/kubelet/globalmount"))
     }
 
-    @Test func directLookupAgreesWithTheFullParse() {
-        let stacked = Self.sample + "\n42 22 7:1 / /var/lib/kubelet/globalmount/vol-1 rw - ext4 /dev/loop1 rw"
-        #expect(MountInfoParser.entry(at: "/var/lib/kubelet/globalmount/vol-1", in: stacked)?.source == "/dev/loop1")
-        #expect(MountInfoParser.entry(at: "/mnt 2", in: Self.sample)?.fsType == "ext3")
-        #expect(MountInfoParser.entry(at: "/var/lib/kubelet/pods/p/mount", in: Self.sample) == MountInfoParser.parse(Self.sample)[3])
-        #expect(MountInfoParser.entry(at: "/var/lib/kubelet", in: Self.sample) == nil)
-        #expect(MountInfoParser.entry(at: "line", in: Self.sample) == nil)
+    @Test func snapshotLookupFindsTheTopmostMount() {
+        let stacked = MountTableSnapshot(parsing: Self.sample + "\n42 22 7:1 / /var/lib/kubelet/globalmount/vol-1 rw - ext4 /dev/loop1 rw")
+        #expect(stacked.entry(at: "/var/lib/kubelet/globalmount/vol-1")?.source == "/dev/loop1")
+        #expect(stacked.entries.count == 5)
+        let sample = MountTableSnapshot(parsing: Self.sample)
+        #expect(sample.entry(at: "/mnt 2")?.fsType == "ext3")
+        #expect(sample.entry(at: "/var/lib/kubelet/pods/p/mount") == MountInfoParser.parse(Self.sample)[3])
+        #expect(sample.entry(at: "/var/lib/kubelet") == nil)
+        #expect(sample.entry(at: "line") == nil)
+    }
+
+    @Test func escapesThatAreNotOctalBytesStayAsWritten() {
+        let entries = MountInfoParser.parse("50 22 0:40 / /a\\b\\777\\01\\134c rw - tmpfs t\\011x rw")
+        #expect(entries.first?.mountPoint == "/a\\b\\777\\01\\c")
+        #expect(entries.first?.source == "t\tx")
     }
 
     @Test func blkidOutput() {

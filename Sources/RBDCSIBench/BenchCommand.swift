@@ -31,6 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Snapshot + restore rounds on a 1 GiB volume with 100 MiB written.") var snapshotRuns = 10
     @Option(help: "Python with grpcio, for the NodeGetCapabilities baseline (none: skipped).") var python: String?
     @Option(help: "The baseline server (scripts/bench-grpcio-server).") var grpcioServer = "scripts/bench-grpcio-server"
+    @Option(help: "The C-core client run against both servers (scripts/bench-grpcio-client).") var grpcioClient = "scripts/bench-grpcio-client"
     @Option(help: "Another build of the plugin whose idle resident set is reported too (scripts/bench: the dynamically linked one).")
     var idleAlso: String?
 
@@ -84,7 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
             results["hung_mount"] = try await benchmarks.hungMount(calls: 400, identity: Csi_V1_Identity.Client(wrapping: client))
             if let python {
                 print("NodeGetCapabilities against Python grpcio …")
-                results["grpcio_baseline"] = try await benchmarks.grpcioBaseline(calls: calls, python: python, server: grpcioServer)
+                results["grpcio_baseline"] = try await benchmarks.grpcioBaseline(calls: calls, python: python, server: grpcioServer, client: grpcioClient)
             }
         }
         results["final_rss_mib"] = process.memory.rss

@@ -33,6 +33,10 @@ enum BenchTable {
         let ours = stats(baseline["rbdcsi"]), python = stats(baseline["python_grpcio"])
         lines.append("| NodeGetCapabilities, one caller: rbdcsi | \(f(ours["median_ms"], 3)) ms | \(f(ours["p99_ms"], 3)) ms (p99) | |")
         lines.append("| the same from a minimal Python grpcio server | \(f(python["median_ms"], 3)) ms | \(f(python["p99_ms"], 3)) ms (p99) | ratio \(f(baseline["median_ratio"] as? Double, 3)) |")
+        let cCore = baseline["c_core_client"] as? [String: Any] ?? [:]
+        let cOurs = stats(cCore["rbdcsi"]), cPython = stats(cCore["python_grpcio"])
+        lines.append("| the same two from a C-core client (Python grpcio): rbdcsi | \(f(cOurs["median_ms"], 3)) ms | \(f(cOurs["p99_ms"], 3)) ms (p99) | |")
+        lines.append("| … and the Python grpcio server | \(f(cPython["median_ms"], 3)) ms | \(f(cPython["p99_ms"], 3)) ms (p99) | ratio \(f(cCore["median_ratio"] as? Double, 3)) |")
         let provisioning = section("provisioning")
         let sequential = stats(provisioning["create_delete_sequential"])
         lines.append("| CreateVolume + DeleteVolume, one after another | \(f(sequential["median_ms"])) ms | \(f(sequential["p95_ms"])) ms | |")

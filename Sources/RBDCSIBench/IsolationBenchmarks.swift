@@ -57,8 +57,10 @@ extension Benchmarks {
 
     /// 9. NodeGetCapabilities from one sequential caller, against the plugin and against a
     /// minimal Python grpcio server answering the same bytes on a unix socket, interleaved in
-    /// one run (issue 15: no slower than what a new user would try first).
-    func grpcioBaseline(calls: Int, python: String, server: String) async throws -> [String: Any] {
+    /// one run (issue 15: no slower than what a new user would try first). Then the same from
+    /// a C-core client (`client`, Python grpcio), which costs less per call than the bench's
+    /// grpc-swift client and so shows more of the servers' own cost.
+    func grpcioBaseline(calls: Int, python: String, server: String, client clientScript: String) async throws -> [String: Any] {
         let response = try await node.nodeGetCapabilities(.init())
         let payload = setup.work + "/capabilities.bin"
         try Data(try response.serializedBytes() as [UInt8]).write(to: URL(fileURLWithPath: payload))
@@ -94,6 +96,28 @@ extension Benchmarks {
             }
             return (ours, theirs)
         }
-        return ["rbdcsi": ours.summary(p99: true), "python_grpcio": theirs.summary(p99: true), "median_ratio": ours.median / theirs.median]
+        let cCore = try Self.runCCoreClient(python: python, script: clientScript, sockets: (plugin.socket, socket), calls: calls)
+        return [
+            "rbdcsi": ours.summary(p99: true), "python_grpcio": theirs.summary(p99: true), "median_ratio": ours.median / theirs.median,
+            "c_core_client": cCore,
+        ]
+    }
+
+    /// `script` against both sockets: rbdcsi's and Python's medians and p99s, and their ratio.
+    private static func runCCoreClient(python: String, script: String, sockets: (rbdcsi: String, python: String), calls: Int) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, sockets.rbdcsi, sockets.python, "\(calls)"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let answer = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]],
+              let ours = answer["a"], let theirs = answer["b"],
+              let oursMedian = ours["median_ms"] as? Double, let theirsMedian = theirs["median_ms"] as? Double
+        else { throw BenchError("\(script) failed (status \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))") }
+        return ["rbdcsi": ours, "python_grpcio": theirs, "median_ratio": oursMedian / theirsMedian]
     }
 }

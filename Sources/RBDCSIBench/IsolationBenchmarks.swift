@@ -103,7 +103,8 @@ extension Benchmarks {
         ]
     }
 
-    /// `script` against both sockets: rbdcsi's and Python's medians and p99s, and their ratio.
+    /// `script` against both sockets: rbdcsi's and Python's samples, summarized like the
+    /// bench's own, and the ratio of their medians.
     private static func runCCoreClient(python: String, script: String, sockets: (rbdcsi: String, python: String), calls: Int) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
@@ -114,10 +115,15 @@ extension Benchmarks {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let answer = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]],
-              let ours = answer["a"], let theirs = answer["b"],
-              let oursMedian = ours["median_ms"] as? Double, let theirsMedian = theirs["median_ms"] as? Double
+              let answer = try JSONSerialization.jsonObject(with: data) as? [String: [Double]],
+              let ours = answer["a"].map(samples), let theirs = answer["b"].map(samples)
         else { throw BenchError("\(script) failed (status \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))") }
-        return ["rbdcsi": ours, "python_grpcio": theirs, "median_ratio": oursMedian / theirsMedian]
+        return ["rbdcsi": ours.summary(p99: true), "python_grpcio": theirs.summary(p99: true), "median_ratio": ours.median / theirs.median]
+    }
+
+    private static func samples(_ milliseconds: [Double]) -> Samples {
+        var samples = Samples()
+        for value in milliseconds { samples.append(.nanoseconds(Int64(value * 1_000_000))) }
+        return samples
     }
 }

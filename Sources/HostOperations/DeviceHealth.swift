@@ -53,7 +53,7 @@ public final class DeviceHealth: Sendable {
         let next: Next = state.withLock { state in
             if let answer = state.answers[device], now - answer.at < cacheFor {
                 if now - answer.at >= refreshAfter, state.reading[device] == nil, state.checks[device] == nil {
-                    state.checks[device] = startCheck(of: device, fuseMount: fuseMount, at: now, in: &state)
+                    startCheck(of: device, fuseMount: fuseMount, at: now, in: &state)
                 }
                 return .answer(answer.problem)
             }
@@ -62,9 +62,7 @@ public final class DeviceHealth: Sendable {
             if let started = state.reading[device] {
                 return .answer("I/O to \(device) has not completed for \(Self.seconds(now - started)) s; the Ceph cluster or the device's daemon does not answer")
             }
-            let check = startCheck(of: device, fuseMount: fuseMount, at: now, in: &state)
-            state.checks[device] = check
-            return .wait(check)
+            return .wait(startCheck(of: device, fuseMount: fuseMount, at: now, in: &state))
         }
         switch next {
         case .answer(let problem): return problem
@@ -75,12 +73,15 @@ public final class DeviceHealth: Sendable {
     /// Reads started so far.
     var reads: Int { state.withLock { $0.reads } }
 
-    /// Called with the state locked: the check cannot finish (and remove itself) before the
-    /// caller has recorded it.
+    /// Starts and records a check. Called with the state locked, so the check cannot finish
+    /// (and remove itself) before it is recorded.
+    @discardableResult
     private func startCheck(of device: String, fuseMount: String?, at start: ContinuousClock.Instant, in state: inout State) -> Task<String?, Never> {
         state.reading[device] = start
         state.reads += 1
-        return Task { await self.check(device, fuseMount: fuseMount) }
+        let check = Task { await self.check(device, fuseMount: fuseMount) }
+        state.checks[device] = check
+        return check
     }
 
     private func check(_ device: String, fuseMount: String?) async -> String? {

@@ -8,10 +8,7 @@ public struct MountTableSnapshot: Sendable {
     private let topmost: [String: Int]
 
     public init(parsing text: String) {
-        self.init(entries: MountInfoParser.parse(text))
-    }
-
-    public init(entries: [MountEntry]) {
+        let entries = MountInfoParser.parse(text)
         self.entries = entries
         var topmost: [String: Int] = [:]
         topmost.reserveCapacity(entries.count)

@@ -1,10 +1,5 @@
-import CSystemShims
 import Dispatch
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A fixed set of threads for blocking work: system calls that can hang on a mount or device
 /// (statvfs on a dead FUSE mount, a read from an RBD device whose OSD is gone), librados and
@@ -26,8 +21,9 @@ public final class BlockingExecutor: Sendable {
     public init(threadCount: Int) {
         self.threadCount = threadCount
         for index in 0..<threadCount {
-            let worker = Worker(executor: self, name: "rbdcsi-blocking-\(index)")
-            worker.start()
+            NamedThread.start(name: "rbdcsi-blocking-\(index)") { [self] in
+                while true { next()() }
+            }
         }
     }
 
@@ -61,32 +57,9 @@ public final class BlockingExecutor: Sendable {
         available.signal()
     }
 
-    fileprivate func next() -> @Sendable () -> Void {
+    private func next() -> @Sendable () -> Void {
         available.wait()
         return queue.withLock { $0.removeFirst() }
-    }
-
-    /// One thread of the executor: takes work from the queue forever.
-    private final class Worker: @unchecked Sendable {
-        let executor: BlockingExecutor
-        let name: String
-
-        init(executor: BlockingExecutor, name: String) {
-            self.executor = executor
-            self.name = name
-        }
-
-        func start() {
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(self).toOpaque()
-            let rc = pthread_create(&thread, nil, { raw in
-                let worker = Unmanaged<Worker>.fromOpaque(raw!).takeRetainedValue()
-                rbdcsi_name_thread(worker.name)
-                while true { worker.executor.next()() }
-            }, context)
-            precondition(rc == 0, "cannot start a blocking-executor thread: error \(rc)")
-            pthread_detach(thread)
-        }
     }
 }
 

@@ -17,6 +17,9 @@ public final class BlockingExecutor: Sendable {
     public let threadCount: Int
     private let queue = Mutex<[@Sendable () -> Void]>([])
     private let available = DispatchSemaphore(value: 0)
+    /// Fires the callers' time limits; a call that ends in time takes its limit back, so it
+    /// costs no wake-up (see `DeadlineTimer`).
+    private let deadlines = DeadlineTimer(name: "rbdcsi-deadline")
 
     public init(threadCount: Int) {
         self.threadCount = threadCount
@@ -40,11 +43,14 @@ public final class BlockingExecutor: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
                 slot.withLock { $0 = continuation }
-                submit { finish(Result { try body() }) }
-                let (seconds, attoseconds) = limit.components
-                let nanoseconds = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+                // Armed before the work is queued, so that the work's disarm always finds it.
+                let timeout = deadlines.arm(after: limit) {
                     finish(.failure(BlockingTimeout(operation: operation, limit: limit)))
+                }
+                submit { [deadlines] in
+                    let result = Result { try body() }
+                    deadlines.disarm(timeout)
+                    finish(result)
                 }
             }
         } onCancel: {

@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "PluginRuntimeTests",
             dependencies: [
-                "PluginRuntime", "HostOperations", "KubernetesAccess", "CSIServices",
+                "PluginRuntime", "HostOperations", "KubernetesAccess", "CSIServices", "KubernetesTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

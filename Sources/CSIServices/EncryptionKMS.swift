@@ -33,7 +33,7 @@ enum EncryptionKMS: Sendable {
         kmsID: String, secrets: [String: String], config: KMSConfig, tenant: String, passphraseRequired: Bool = true
     ) async throws -> EncryptionKMS {
         // ceph-csi: no KMS id, or the id `default`, is the secrets default, with no config entry.
-        let kms = kmsID.isEmpty || kmsID == "default" ? nil : try config.kms(kmsID)
+        let kms = kmsID.isEmpty || kmsID == "default" ? nil : try await config.kms(kmsID)
         let type = kms?.type ?? "default"
         guard type == "default" || supportedTypes.contains(type) else {
             throw CSIError.invalidArgument("unsupported encryption KMS type \(type) (encryptionKMSID \(kmsID)); this plugin supports the secrets default and \(supportedTypes.joined(separator: ", "))")
@@ -51,7 +51,7 @@ enum EncryptionKMS: Sendable {
     /// The passphrase in the Kubernetes Secret of a metadata KMS that names one (`secretName`);
     /// nil for any other KMS (its passphrase, if any, is the request's secret).
     static func secretPassphrase(kmsID: String, config: KMSConfig, tenant: String) async throws -> String? {
-        guard !kmsID.isEmpty, kmsID != "default", let secret = try config.kms(kmsID).passphraseSecret else { return nil }
+        guard !kmsID.isEmpty, kmsID != "default", let secret = try await config.kms(kmsID).passphraseSecret else { return nil }
         return try await passphrase(from: secret, kmsID: kmsID, config: config, tenant: tenant)
     }
 

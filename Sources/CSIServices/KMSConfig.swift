@@ -6,14 +6,13 @@ import FoundationEssentials
 public struct KMSConfig: Sendable {
     public static let defaultPath = "/etc/ceph-csi-encryption-kms-config/config.json"
     public let path: String
-    /// Where the file is absent: the sections of ceph-csi's KMS ConfigMap (kmsID → its JSON),
-    /// read from the Kubernetes API at start, and what they came from.
-    public let fallback: (source: String, sections: [String: String])?
+    /// Where the file is absent: ceph-csi's KMS ConfigMap (kmsID → its JSON), read on every use.
+    public let fallback: (any KMSConfigMapReading)?
     /// Reads the Kubernetes Secrets a KMS names (`secretName`); nil outside a pod.
     public let secrets: (any KMSSecretReading)?
 
     public init(
-        path: String = KMSConfig.defaultPath, fallback: (source: String, sections: [String: String])? = nil,
+        path: String = KMSConfig.defaultPath, fallback: (any KMSConfigMapReading)? = nil,
         secrets: (any KMSSecretReading)? = nil
     ) {
         self.path = path
@@ -33,8 +32,8 @@ public struct KMSConfig: Sendable {
 
     /// The entry of `kmsID`, from one read of the file (or the ConfigMap); INVALID_ARGUMENT
     /// naming it when it or the id is missing or malformed.
-    public func kms(_ kmsID: String) throws -> Entry {
-        let (object, source) = try self.object(of: kmsID)
+    public func kms(_ kmsID: String) async throws -> Entry {
+        let (object, source) = try await self.object(of: kmsID)
         guard case .string(let type)? = object["encryptionKMSType"] ?? object["KMS_PROVIDER"], !type.isEmpty else {
             throw CSIError.invalidArgument("KMS \(kmsID) in \(source) has no encryptionKMSType")
         }
@@ -51,11 +50,14 @@ public struct KMSConfig: Sendable {
     }
 
     /// The fields of `kmsID`'s JSON object and where it was read.
-    private func object(of kmsID: String) throws -> (object: [String: Field], source: String) {
+    private func object(of kmsID: String) async throws -> (object: [String: Field], source: String) {
         let decoder = JSONDecoder()
         if !FileManager.default.fileExists(atPath: path), let fallback {
             // ceph-csi reads its KMS ConfigMap when the file is not mounted.
-            guard let text = fallback.sections[kmsID] else {
+            guard let sections = try await fallback.sections() else {
+                throw CSIError.invalidArgument("encryptionKMSID \(kmsID) given, but neither the KMS config \(path) nor \(fallback.source) exists")
+            }
+            guard let text = sections[kmsID] else {
                 throw CSIError.invalidArgument("encryptionKMSID \(kmsID) not found in \(fallback.source)")
             }
             guard case .object(let section)? = try? decoder.decode(Section.self, from: Data(text.utf8)) else {

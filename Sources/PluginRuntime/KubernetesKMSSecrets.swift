@@ -17,8 +17,9 @@ struct KubernetesKMSSecrets: KMSSecretReading {
         }
     }
 
-    static func csiError(_ error: KubernetesError, reading what: String) -> CSIError {
-        let message = "KMS passphrase: cannot read \(what): \(error)"
+    /// The code an RPC answers when `what`, read for `purpose`, cannot be read.
+    static func csiError(_ error: KubernetesError, reading what: String, for purpose: String = "KMS passphrase") -> CSIError {
+        let message = "\(purpose): cannot read \(what): \(error)"
         switch error {
         case .badName: return .invalidArgument(message)
         case .notFound, .forbidden, .unauthorized, .notConfigured: return .failedPrecondition(message)

@@ -25,8 +25,9 @@ public enum PluginServices {
         public var cloneLimits: CloneLimits
         /// The node's read affinity (its labels and `--crush-location-labels`).
         public var readAffinity: ReadAffinity
-        /// ceph-csi's KMS ConfigMap sections, used where the KMS config file is absent.
-        public var kmsFallback: (source: String, sections: [String: String])?
+        /// ceph-csi's KMS ConfigMap (`KMS_CONFIGMAP_NAME` in `POD_NAMESPACE`), read through
+        /// `kubernetes` on every use where the KMS config file is absent; nil outside a pod.
+        public var kmsConfigMap: (name: String, namespace: String)?
         /// The Kubernetes API, in a pod: the KMS's Secrets (`secretName`) are read through it
         /// for as long as the plugin serves (its owner shuts it down after).
         public var kubernetes: KubernetesClient?
@@ -35,7 +36,7 @@ public enum PluginServices {
             info: PluginInfo, servesNode: Bool = true, stateDirectory: String, clusterConfigPath: String,
             kmsConfigPath: String = KMSConfig.defaultPath, cephTimeout: Duration = .seconds(10), instanceID: String = "default",
             inUseWait: InUseWait = InUseWait(), cloneLimits: CloneLimits = .defaults, readAffinity: ReadAffinity = ReadAffinity(),
-            kmsFallback: (source: String, sections: [String: String])? = nil, kubernetes: KubernetesClient? = nil
+            kmsConfigMap: (name: String, namespace: String)? = nil, kubernetes: KubernetesClient? = nil
         ) {
             self.info = info
             self.servesNode = servesNode
@@ -47,7 +48,7 @@ public enum PluginServices {
             self.inUseWait = inUseWait
             self.cloneLimits = cloneLimits
             self.readAffinity = readAffinity
-            self.kmsFallback = kmsFallback
+            self.kmsConfigMap = kmsConfigMap
             self.kubernetes = kubernetes
         }
     }
@@ -64,8 +65,12 @@ public enum PluginServices {
     ) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
+        var kmsConfigMap: KubernetesKMSConfigMap?
+        if let client = configuration.kubernetes, let name = configuration.kmsConfigMap {
+            kmsConfigMap = KubernetesKMSConfigMap(client: client, name: name.name, namespace: name.namespace)
+        }
         let kmsConfig = KMSConfig(
-            path: configuration.kmsConfigPath, fallback: configuration.kmsFallback,
+            path: configuration.kmsConfigPath, fallback: kmsConfigMap,
             secrets: configuration.kubernetes.map { KubernetesKMSSecrets(client: $0) }
         )
         let metadata = RadosMetadataReader(connections: connections)

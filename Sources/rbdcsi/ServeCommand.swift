@@ -175,27 +175,17 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// ceph-csi's KMS ConfigMap (`KMS_CONFIGMAP_NAME`, default `csi-kms-connection-details`, in
-    /// `POD_NAMESPACE`), read once at start where the `--kms-config` file is not mounted.
-    private func kmsConfigMap(_ kubernetes: KubernetesClient?, logger: Logger) async -> (source: String, sections: [String: String])? {
+    /// `POD_NAMESPACE`): read on every use where the `--kms-config` file is not mounted, in a pod.
+    private func kmsConfigMap(_ kubernetes: KubernetesClient?, logger: Logger) -> (name: String, namespace: String)? {
         let environment = ProcessInfo.processInfo.environment
-        guard let kubernetes, !FileManager.default.fileExists(atPath: kmsConfig),
-              let namespace = environment["POD_NAMESPACE"], !namespace.isEmpty
-        else { return nil }
+        guard kubernetes != nil, let namespace = environment["POD_NAMESPACE"], !namespace.isEmpty else { return nil }
         let name = environment["KMS_CONFIGMAP_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "csi-kms-connection-details"
-        do {
-            let configMap = try await kubernetes.configMap(name, namespace: namespace)
-            logger.info("KMS config read from its ConfigMap", metadata: ["configMap": "\(namespace)/\(name)", "kmsIDs": "\(configMap.data?.count ?? 0)"])
-            return ("ConfigMap \(namespace)/\(name)", configMap.data ?? [:])
-        } catch .notFound {
-            logger.info("no KMS config file and no KMS ConfigMap", metadata: ["file": "\(kmsConfig)", "configMap": "\(namespace)/\(name)"])
-        } catch {
-            logger.warning("cannot read the KMS ConfigMap; encrypted volumes with an encryptionKMSID fail", metadata: ["error": "\(error)"])
-        }
-        return nil
+        logger.info("KMS config: the file, or else this ConfigMap, read on each use", metadata: ["file": "\(kmsConfig)", "configMap": "\(namespace)/\(name)"])
+        return (name, namespace)
     }
 
-    /// The services, with what the Kubernetes API gives at start (node labels, the KMS
-    /// ConfigMap) and, on a node, the rbd-nbd volumes healed before they are served.
+    /// The services, with what the Kubernetes API gives at start (node labels) and, on a node,
+    /// the rbd-nbd volumes healed before they are served.
     private func compose(
         kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String, cloneLimits: CloneLimits, logger: Logger
     ) async throws -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
@@ -219,7 +209,7 @@ struct ServeCommand: AsyncParsableCommand {
                 info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
                 kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
                 readAffinity: ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil),
-                kmsFallback: await kmsConfigMap(kubernetes, logger: logger), kubernetes: kubernetes
+                kmsConfigMap: kmsConfigMap(kubernetes, logger: logger), kubernetes: kubernetes
             ),
             logger: logger
         )

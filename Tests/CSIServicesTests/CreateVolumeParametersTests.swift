@@ -1,5 +1,6 @@
 import Foundation
 import CSIProtocol
+import Synchronization
 import Testing
 
 @testable import CSIServices
@@ -60,12 +61,12 @@ struct CreateVolumeParametersTests {
             """#.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = KMSConfig(path: path)
-        #expect(try config.kms("meta").type == "metadata")
-        #expect(try config.kms("old").type == "metadata")
-        #expect(try config.kms("vault").type == "vault")
+        #expect(try await config.kms("meta").type == "metadata")
+        #expect(try await config.kms("old").type == "metadata")
+        #expect(try await config.kms("vault").type == "vault")
         for malformed in ["stray", "numberType"] {
             do {
-                _ = try config.kms(malformed)
+                _ = try await config.kms(malformed)
                 Issue.record("malformed entry \(malformed) was read")
             } catch let error as CSIError {
                 #expect(error.code == .invalidArgument, "\(malformed): \(error)")
@@ -79,24 +80,47 @@ struct CreateVolumeParametersTests {
         await #expect(throws: CSIError.self) { try await EncryptionKMS.resolve(kmsID: "missing", secrets: secrets, config: config, tenant: "") }
     }
 
-    /// ceph-csi reads its KMS ConfigMap (kmsID → JSON section) where the file is not mounted;
-    /// a mounted file wins.
-    @Test func kmsConfigMapSectionsStandInForAMissingFile() throws {
-        let sections = ["meta": #"{"encryptionKMSType": "metadata", "secretName": "s"}"#, "bad": "not json"]
-        let config = KMSConfig(path: "/nonexistent/rbdcsi-kms.json", fallback: ("ConfigMap ceph-csi/csi-kms-connection-details", sections))
-        #expect(try config.kms("meta").type == "metadata")
+    /// ceph-csi reads its KMS ConfigMap (kmsID → JSON section) where the file is not mounted,
+    /// on every use; a mounted file wins.
+    @Test func kmsConfigMapSectionsStandInForAMissingFile() async throws {
+        let configMap = ConfigMapStub(sections: ["meta": #"{"encryptionKMSType": "metadata", "secretName": "s"}"#, "bad": "not json"])
+        let config = KMSConfig(path: "/nonexistent/rbdcsi-kms.json", fallback: configMap)
+        #expect(try await config.kms("meta").type == "metadata")
         do {
-            _ = try config.kms("missing").type
+            _ = try await config.kms("missing").type
             Issue.record("a missing kmsID was found")
         } catch let error as CSIError {
             #expect(error.code == .invalidArgument)
             #expect(error.message.contains("ConfigMap ceph-csi/csi-kms-connection-details"))
         }
-        #expect(throws: CSIError.self) { try config.kms("bad").type }
+        await #expect(throws: CSIError.self) { try await config.kms("bad").type }
+
+        // An operator's edit applies to the next use, without a restart.
+        configMap.data.withLock { $0?["meta"] = #"{"encryptionKMSType": "vault"}"# }
+        #expect(try await config.kms("meta").type == "vault")
+
+        // No file and no ConfigMap: the message names both.
+        configMap.data.withLock { $0 = nil }
+        let error = await #expect(throws: CSIError.self) { try await config.kms("meta") }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("/nonexistent/rbdcsi-kms.json") == true && error?.message.contains("ConfigMap ceph-csi/") == true)
 
         let path = "/tmp/rbdcsi-kms-\(Int.random(in: 0..<1_000_000)).json"
         try #"{"meta": {"encryptionKMSType": "vault"}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try KMSConfig(path: path, fallback: ("ConfigMap x/y", sections)).kms("meta").type == "vault")
+        configMap.data.withLock { $0 = ["meta": #"{"encryptionKMSType": "metadata"}"#] }
+        #expect(try await KMSConfig(path: path, fallback: configMap).kms("meta").type == "vault")
     }
+}
+
+/// A KMS ConfigMap whose data the test changes between reads.
+private final class ConfigMapStub: KMSConfigMapReading {
+    let data: Mutex<[String: String]?>
+    let source = "ConfigMap ceph-csi/csi-kms-connection-details"
+
+    init(sections: [String: String]?) {
+        data = Mutex(sections)
+    }
+
+    func sections() async throws -> [String: String]? { data.withLock { $0 } }
 }

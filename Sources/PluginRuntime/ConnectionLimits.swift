@@ -24,21 +24,22 @@ public struct ConnectionLimits: Sendable {
 
         var count: Int { open.withLock { $0 } }
 
-        /// Admits `channel` or closes it when the limit is reached; it leaves the count when it
-        /// closes, and is closed when it stays silent for `idleTimeout`.
-        func admit(_ channel: any Channel, limit: Int) -> EventLoopFuture<Void> {
+        /// Admits `channel`, or closes it and returns false when the limit is reached. An
+        /// admitted channel leaves the count when it closes, and is closed when it stays silent
+        /// for `idleTimeout`. Called on the channel's event loop.
+        func admit(_ channel: any Channel, limit: Int) throws -> Bool {
             let admitted = open.withLock { count in
                 guard count < limit else { return false }
                 count += 1
                 return true
             }
             guard admitted else {
-                return channel.close()
+                channel.close(promise: nil)
+                return false
             }
             channel.closeFuture.whenComplete { _ in self.open.withLock { $0 -= 1 } }
-            return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(SilentConnectionCloser(timeout: idleTimeout), position: .first)
-            }
+            try channel.pipeline.syncOperations.addHandler(SilentConnectionCloser(timeout: idleTimeout), position: .first)
+            return true
         }
 
         let idleTimeout: Duration

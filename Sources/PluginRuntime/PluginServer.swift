@@ -1,8 +1,11 @@
-import GRPCCore
 import HostOperations
-import GRPCNIOTransportHTTP2Posix
 import Logging
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,16 +16,19 @@ import Glibc
 /// `run()` takes the socket lock, removes a stale socket file left by a killed predecessor,
 /// serves until graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`), lets in-flight
 /// RPCs finish, and removes the socket file again.
+///
+/// Each connection is NIOHTTP2's frame handler, its connection manager (idle close, graceful
+/// close), and `GRPCUnaryHandler`, which runs the CSI methods from a `GRPCMethodTable`.
 public struct PluginServer: Service {
     public let endpoint: PluginEndpoint
-    public let services: [any RegistrableRPCService]
+    public let methods: GRPCMethodTable
     public let logger: Logger
     public let limits: ConnectionLimits
     private let connections: ConnectionLimits.Counter
 
-    public init(endpoint: PluginEndpoint, services: [any RegistrableRPCService], logger: Logger, limits: ConnectionLimits = ConnectionLimits()) {
+    public init(endpoint: PluginEndpoint, services: [any GRPCMethodTableRegistrable], logger: Logger, limits: ConnectionLimits = ConnectionLimits()) {
         self.endpoint = endpoint
-        self.services = services
+        self.methods = GRPCMethodTable(services)
         self.logger = logger
         self.limits = limits
         connections = ConnectionLimits.Counter(idleTimeout: limits.idleTimeout)
@@ -31,25 +37,34 @@ public struct PluginServer: Service {
     /// Client connections open now.
     public var openConnections: Int { connections.count }
 
-    /// The transport configuration for `limits`: the request-size guard first on every stream,
-    /// idle connections closed, and at most `maxConnections` at once.
-    static func transportConfig(_ limits: ConnectionLimits, counter: ConnectionLimits.Counter) -> HTTP2ServerTransport.Posix.Config {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        // grpc-swift's own check stays as a backstop just above the guard's limit.
-        config.rpc.maxRequestPayloadSize = limits.maxRequestBytes + 1
-        config.connection.maxIdleTime = limits.idleTimeout
+    /// The settings sent to each client. A stream's window holds a whole request message, so
+    /// only the connection's window needs reopening while a request arrives.
+    static func settings(_ limits: ConnectionLimits) -> HTTP2Settings {
+        [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
+            HTTP2Setting(parameter: .initialWindowSize, value: min(limits.maxRequestBytes + GRPCWireFormat.prefixLength, Int(Int32.max))),
+        ]
+    }
+
+    /// Sets up an accepted connection's pipeline, or closes it when too many are open.
+    static func initialize(
+        _ channel: any Channel, methods: GRPCMethodTable, limits: ConnectionLimits,
+        counter: ConnectionLimits.Counter, localPeer: String
+    ) throws {
+        guard try counter.admit(channel, limit: limits.maxConnections) else { return }
+        let idle = TimeAmount(limits.idleTimeout)
         // Closing an idle connection is graceful (GOAWAY, then a PING the client must answer):
-        // a client that never answers is closed after this much more.
-        config.connection.maxGraceTime = limits.idleTimeout
-        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
-            counter.admit(channel, limit: limits.maxConnections)
-        }
-        config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(RequestSizeGuard(limit: limits.maxRequestBytes), position: .first)
-            }
-        }
-        return config
+        // a client that never answers is closed after the same time again.
+        let management = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: idle, keepalive: nil)
+        )
+        try channel.pipeline.syncOperations.addHandlers([
+            NIOHTTP2Handler(mode: .server, initialSettings: settings(limits)),
+            management,
+            GRPCUnaryHandler(methods: methods, maxRequestBytes: limits.maxRequestBytes, localPeer: localPeer),
+        ])
     }
 
     public func run() async throws {
@@ -67,26 +82,52 @@ public struct PluginServer: Service {
             unlink(path)
             withExtendedLifetime(lock) {}
         }
-        let server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .unixDomainSocket(path: path),
-                transportSecurity: .plaintext,
-                config: Self.transportConfig(limits, counter: connections)
-            ),
-            services: services
-        )
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.serve() }
-                if let address = try await server.listeningAddress {
-                    logger.info("listening", metadata: ["address": "\(address)"])
+        let open = OpenConnections()
+        let (methods, limits, counter) = (self.methods, self.limits, connections)
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    open.insert(channel)
+                    try Self.initialize(channel, methods: methods, limits: limits, counter: counter, localPeer: "unix:\(path)")
                 }
             }
+            .bind(unixDomainSocketPath: path)
+            .get()
+        logger.info("listening", metadata: ["address": "unix:\(path)"])
+        await withGracefulShutdownHandler {
+            try? await listener.closeFuture.get()
         } onGracefulShutdown: {
             logger.info("shutting down: finishing in-flight calls")
-            server.beginGracefulShutdown()
+            listener.close(promise: nil)
         }
+        // In-flight calls finish; each connection then closes (GOAWAY first).
+        await open.quiesce()
         logger.info("stopped", metadata: ["socket": "\(path)"])
+    }
+}
+
+/// The server's open connections, for a graceful shutdown that waits for their calls.
+final class OpenConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func insert(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        channels.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.channels.withLock { $0.removeValue(forKey: key) }
+        }
+    }
+
+    /// Asks every connection to close once its calls have ended, and waits until they have.
+    func quiesce() async {
+        let open = channels.withLock { Array($0.values) }
+        for channel in open {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        for channel in open {
+            try? await channel.closeFuture.get()
+        }
     }
 }
 

@@ -54,7 +54,7 @@ public enum PluginServices {
     }
 
     /// The services of a process configured by `configuration`, on the real host and cluster.
-    public static func make(_ configuration: Configuration, logger: Logger) -> [any RegistrableRPCService] {
+    public static func make(_ configuration: Configuration, logger: Logger) -> [any GRPCMethodTableRegistrable] {
         compose(configuration, logger: logger).services
     }
 
@@ -62,7 +62,7 @@ public enum PluginServices {
     /// Probe's, and the staged-volume census of the node host).
     public static func compose(
         _ configuration: Configuration, logger: Logger
-    ) -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
+    ) -> (services: [any GRPCMethodTableRegistrable], metrics: PluginMetrics.Sources, node: NodeHost?) {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
         var kmsConfigMap: KubernetesKMSConfigMap?
@@ -96,8 +96,8 @@ public enum PluginServices {
 
     /// The services over the given hosts (fakes in tests): Identity always, Node with a node
     /// host, Controller always (it answers its capabilities, empty without a controller host).
-    public static func make(info: PluginInfo, node: NodeHost?, controller: ControllerHost?, logger: Logger) -> [any RegistrableRPCService] {
-        var services: [any RegistrableRPCService] = [
+    public static func make(info: PluginInfo, node: NodeHost?, controller: ControllerHost?, logger: Logger) -> [any GRPCMethodTableRegistrable] {
+        var services: [any GRPCMethodTableRegistrable] = [
             IdentityService(info: info, readiness: readiness(servesNode: node != nil), logger: logger),
             ControllerService(info: info, host: controller, logger: logger),
         ]

@@ -188,7 +188,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// the rbd-nbd volumes healed before they are served.
     private func compose(
         kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String, cloneLimits: CloneLimits, logger: Logger
-    ) async throws -> (services: [any RegistrableRPCService], metrics: PluginMetrics.Sources, node: NodeHost?) {
+    ) async throws -> (services: [any GRPCMethodTableRegistrable], metrics: PluginMetrics.Sources, node: NodeHost?) {
         var nodeLabels = fileLabels ?? [:]
         if fileLabels == nil, let kubernetes, nodeserver {
             // ceph-csi reads the values of --domainlabels and the CRUSH location from this

@@ -38,7 +38,7 @@ struct HardeningRuntimeTests {
     }
 
     @Test func grpcMessageIsPercentEncoded() {
-        #expect(RequestSizeGuard.percentEncoded("100% of 4 MiB\n") == "100%25 of 4 MiB%0A")
+        #expect(GRPCWireFormat.percentEncoded("100% of 4 MiB\n") == "100%25 of 4 MiB%0A")
     }
 }
 

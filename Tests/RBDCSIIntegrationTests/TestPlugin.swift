@@ -34,7 +34,7 @@ struct TestPlugin {
     /// Starts the server with `services`, runs `body` with a connected client, then shuts the
     /// server down gracefully and checks that it removed its socket.
     static func run<R: Sendable>(
-        services: [any RegistrableRPCService]? = nil,
+        services: [any GRPCMethodTableRegistrable]? = nil,
         cephTimeout: Duration = .seconds(10),
         inUseWait: InUseWait = InUseWait(),
         extraClusters: [CephTestCluster.ConfigEntry] = [],

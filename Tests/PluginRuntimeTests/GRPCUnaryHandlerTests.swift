@@ -1,0 +1,230 @@
+import CSIProtocol
+import CSIServices
+import GRPCCore
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import SwiftProtobuf
+import Synchronization
+import Testing
+
+@testable import PluginRuntime
+
+/// The server's frame-level handler, fed HTTP/2 frames as NIOHTTP2 would deliver them.
+@Suite struct GRPCUnaryHandlerTests {
+    static let probePath = "/csi.v1.Identity/Probe"
+    static let stream = HTTP2StreamID(1)
+
+    /// A channel with the handler over `methods`, limited to `maxRequestBytes` per message.
+    static func channel(_ methods: GRPCMethodTable, maxRequestBytes: Int = 1024) async throws -> NIOAsyncTestingChannel {
+        try await NIOAsyncTestingChannel { channel in
+            try channel.pipeline.syncOperations.addHandler(GRPCUnaryHandler(methods: methods, maxRequestBytes: maxRequestBytes, localPeer: "unix:/test"))
+        }
+    }
+
+    /// A table whose Probe answers `ready` after `body` returns.
+    static func probeTable(_ body: @escaping @Sendable () async throws -> Void = {}) -> GRPCMethodTable {
+        var table = GRPCMethodTable()
+        table.add(Csi_V1_Identity.Method.Probe.descriptor) { (_: Csi_V1_ProbeRequest, _) in
+            try await body()
+            return Csi_V1_ProbeResponse.with { $0.ready = .with { $0.value = true } }
+        }
+        return table
+    }
+
+    static func headers(path: String = probePath, timeout: String? = nil, endStream: Bool = false) -> HTTP2Frame {
+        var headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, "content-type": "application/grpc", "te": "trailers"]
+        if let timeout { headers.add(name: "grpc-timeout", value: timeout) }
+        return HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: endStream)))
+    }
+
+    static func data(_ bytes: [UInt8], endStream: Bool = true) -> HTTP2Frame {
+        HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(ByteBuffer(bytes: bytes)), endStream: endStream)))
+    }
+
+    /// A framed request message.
+    static func message(_ request: some SwiftProtobuf.Message) throws -> [UInt8] {
+        let bytes: [UInt8] = try request.serializedBytes()
+        return Array(GRPCWireFormat.framed(bytes, allocator: .init()).readableBytesView)
+    }
+
+    /// The header block of `frame`, and whether it ends the stream.
+    static func headerBlock(_ frame: HTTP2Frame) -> (HPACKHeaders, Bool)? {
+        guard case .headers(let headers) = frame.payload else { return nil }
+        return (headers.headers, headers.endStream)
+    }
+
+    @Test func aCallIsAnsweredWithHeadersMessageAndStatus() async throws {
+        let channel = try await Self.channel(Self.probeTable())
+        try await channel.writeInbound(Self.headers())
+        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+
+        let opening = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(opening.0.first(name: ":status") == "200")
+        #expect(opening.0.first(name: "content-type") == "application/grpc")
+        #expect(!opening.1)
+        let data = try await channel.waitForOutboundWrite(as: HTTP2Frame.self)
+        guard case .data(let payload) = data.payload, case .byteBuffer(var buffer) = payload.data else {
+            Issue.record("expected a DATA frame, got \(data)")
+            return
+        }
+        let prefix = try #require(GRPCWireFormat.prefix(of: buffer))
+        #expect(!prefix.compressed)
+        buffer.moveReaderIndex(forwardBy: GRPCWireFormat.prefixLength)
+        let bytes = buffer.readBytes(length: prefix.length)
+        let response = try Csi_V1_ProbeResponse(serializedBytes: try #require(bytes))
+        #expect(response.ready.value)
+        let trailers = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(trailers.0.first(name: "grpc-status") == "0")
+        #expect(trailers.1)
+    }
+
+    @Test func anUnknownMethodIsUnimplemented() async throws {
+        let channel = try await Self.channel(Self.probeTable())
+        try await channel.writeInbound(Self.headers(path: "/csi.v1.Controller/ListVolumes"))
+        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.unimplemented.rawValue))
+        #expect(answer.0.first(name: "grpc-message")?.contains("ListVolumes") == true)
+        #expect(answer.1)
+    }
+
+    @Test func anOversizedMessageIsRefusedFromItsPrefixAndItsStreamReset() async throws {
+        let ran = Atomic(false)
+        let channel = try await Self.channel(Self.probeTable { ran.store(true, ordering: .relaxed) }, maxRequestBytes: 100)
+        try await channel.writeInbound(Self.headers())
+        // Only the prefix of a 1 MiB message has arrived.
+        try await channel.writeInbound(Self.data([0, 0, 0x10, 0, 0], endStream: false))
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.resourceExhausted.rawValue))
+        #expect(answer.0.first(name: "grpc-message") == "request message of 1048576 bytes exceeds the limit of 100 bytes (volume ids, secrets and contexts must fit in it)")
+        #expect(answer.1)
+        let reset = try await channel.waitForOutboundWrite(as: HTTP2Frame.self)
+        guard case .rstStream(.noError) = reset.payload else {
+            Issue.record("expected RST_STREAM(NO_ERROR), got \(reset)")
+            return
+        }
+        // The rest of the message is dropped; nothing runs.
+        try await channel.writeInbound(Self.data([UInt8](repeating: 1, count: 200)))
+        #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
+        let didRun = ran.load(ordering: .relaxed)
+        #expect(!didRun)
+    }
+
+    @Test func twoMessagesInAUnaryCallAreRefused() async throws {
+        let channel = try await Self.channel(Self.probeTable())
+        try await channel.writeInbound(Self.headers())
+        let one = try Self.message(Csi_V1_ProbeRequest())
+        try await channel.writeInbound(Self.data(one + one))
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.internalError.rawValue))
+    }
+
+    @Test func aRequestThatDoesNotDecodeIsInvalidArgument() async throws {
+        let channel = try await Self.channel(Self.probeTable())
+        try await channel.writeInbound(Self.headers())
+        try await channel.writeInbound(Self.data([0, 0, 0, 0, 2, 0xff, 0xff]))
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.invalidArgument.rawValue))
+    }
+
+    @Test func thrownErrorsBecomeTheirStatusWithAnEncodedMessage() async throws {
+        let channel = try await Self.channel(Self.probeTable { throw RPCError(code: .notFound, message: "no volume\n100%") })
+        try await channel.writeInbound(Self.headers())
+        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(answer.0.first(name: ":status") == "200")
+        #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.notFound.rawValue))
+        #expect(answer.0.first(name: "grpc-message") == "no volume%0A100%25")
+        #expect(answer.1)
+    }
+
+    @Test func aPassedDeadlineAnswersAndCancelsTheCall() async throws {
+        let cancelled = Atomic(false)
+        let started = AsyncStream<Void>.makeStream()
+        let channel = try await Self.channel(Self.probeTable {
+            started.continuation.yield()
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                cancelled.store(true, ordering: .relaxed)
+                throw error
+            }
+        })
+        try await channel.writeInbound(Self.headers(timeout: "50m"))
+        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(50))
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
+        #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.deadlineExceeded.rawValue))
+        while !cancelled.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        // The cancelled body's own answer comes too late and is not written.
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
+    }
+
+    @Test func aClientResetCancelsTheCall() async throws {
+        let cancelled = Atomic(false)
+        let started = AsyncStream<Void>.makeStream()
+        let channel = try await Self.channel(Self.probeTable {
+            started.continuation.yield()
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                cancelled.store(true, ordering: .relaxed)
+                throw error
+            }
+        })
+        try await channel.writeInbound(Self.headers())
+        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        try await channel.writeInbound(HTTP2Frame(streamID: Self.stream, payload: .rstStream(.cancel)))
+        while !cancelled.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
+    }
+
+    @Test func requestBytesReopenTheConnectionWindow() async throws {
+        let channel = try await Self.channel(Self.probeTable(), maxRequestBytes: 1 << 20)
+        try await channel.writeInbound(Self.headers())
+        // A 40 KiB message (an unknown field the decoder skips) in 10 KiB frames.
+        // Prefix (40960 bytes), then field 1000, length-delimited, of 40955 bytes.
+        var message: [UInt8] = [0, 0, 0, 0xa0, 0x00]
+        message += [0xc2, 0x3e, 0xfb, 0xbf, 0x02] + [UInt8](repeating: 0, count: 40955)
+        var sent = 0
+        while sent < message.count {
+            let end = min(sent + 10240, message.count)
+            try await channel.writeInbound(Self.data(Array(message[sent..<end]), endStream: end == message.count))
+            sent = end
+        }
+        let update = try await channel.waitForOutboundWrite(as: HTTP2Frame.self)
+        guard case .windowUpdate(let increment) = update.payload else {
+            Issue.record("expected WINDOW_UPDATE, got \(update)")
+            return
+        }
+        #expect(update.streamID == .rootStream)
+        #expect(increment >= 32 * 1024)
+    }
+
+    @Test func theTableServesEveryCSIMethodOfTheProto() {
+        let info = PluginInfo(driverName: "d", version: "v", nodeID: "n", topology: [:], servesController: true)
+        let table = GRPCMethodTable(PluginServices.make(info: info, node: nil, controller: nil, logger: .init(label: "t")))
+        let expected = Csi_V1_Identity.Method.descriptors + Csi_V1_Controller.Method.descriptors
+        #expect(table.names == expected.map(\.fullyQualifiedMethod).sorted())
+        #expect(table.method(atPath: "/csi.v1.Identity/Probe") != nil)
+        #expect(table.method(atPath: "csi.v1.Identity/Probe") == nil)
+    }
+
+    @Test func grpcTimeoutsAreParsed() {
+        #expect(GRPCWireFormat.timeout("100m") == .milliseconds(100))
+        #expect(GRPCWireFormat.timeout("5S") == .seconds(5))
+        #expect(GRPCWireFormat.timeout("99999999n") == .nanoseconds(99_999_999))
+        #expect(GRPCWireFormat.timeout("2H") == .hours(2))
+        for bad in ["", "m", "100", "123456789S", "10x", "-5S", "1.5S"] {
+            #expect(GRPCWireFormat.timeout(bad) == nil, "\(bad)")
+        }
+    }
+}

@@ -13,6 +13,9 @@ public struct GRPCMethodTable: Sendable {
     /// One method: its descriptor and its body over serialized messages.
     public struct Method: Sendable {
         public let descriptor: MethodDescriptor
+        /// Whether the method runs on its connection's event loop rather than the cooperative
+        /// pool: for methods that only read cached state, and offload whatever could block.
+        public let runsOnEventLoop: Bool
         public let handle: @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
     }
 
@@ -37,9 +40,10 @@ public struct GRPCMethodTable: Sendable {
     /// Serves `descriptor` with `body`. A request that does not decode is INVALID_ARGUMENT.
     public mutating func add<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ descriptor: MethodDescriptor,
+        onEventLoop: Bool = false,
         _ body: @escaping @Sendable (Request, ServerContext) async throws -> Response
     ) {
-        methods[descriptor.fullyQualifiedMethod] = Method(descriptor: descriptor) { bytes, context in
+        methods[descriptor.fullyQualifiedMethod] = Method(descriptor: descriptor, runsOnEventLoop: onEventLoop) { bytes, context in
             let request: Request
             do {
                 request = try Request(serializedBytes: bytes)
@@ -56,12 +60,15 @@ public protocol GRPCMethodTableRegistrable: Sendable {
     func register(in table: inout GRPCMethodTable)
 }
 
+// The methods kubelet and the sidecars call often and that answer from memory (stats reads
+// cached health and offloads statvfs) run on the event loop; the rest on the cooperative pool.
+
 extension Csi_V1_Identity.SimpleServiceProtocol where Self: GRPCMethodTableRegistrable {
     public func register(in table: inout GRPCMethodTable) {
         typealias M = Csi_V1_Identity.Method
-        table.add(M.GetPluginInfo.descriptor, getPluginInfo(request:context:))
-        table.add(M.GetPluginCapabilities.descriptor, getPluginCapabilities(request:context:))
-        table.add(M.Probe.descriptor, probe(request:context:))
+        table.add(M.GetPluginInfo.descriptor, onEventLoop: true, getPluginInfo(request:context:))
+        table.add(M.GetPluginCapabilities.descriptor, onEventLoop: true, getPluginCapabilities(request:context:))
+        table.add(M.Probe.descriptor, onEventLoop: true, probe(request:context:))
     }
 }
 
@@ -71,7 +78,7 @@ extension Csi_V1_Controller.SimpleServiceProtocol where Self: GRPCMethodTableReg
         table.add(M.CreateVolume.descriptor, createVolume(request:context:))
         table.add(M.DeleteVolume.descriptor, deleteVolume(request:context:))
         table.add(M.ValidateVolumeCapabilities.descriptor, validateVolumeCapabilities(request:context:))
-        table.add(M.ControllerGetCapabilities.descriptor, controllerGetCapabilities(request:context:))
+        table.add(M.ControllerGetCapabilities.descriptor, onEventLoop: true, controllerGetCapabilities(request:context:))
         table.add(M.CreateSnapshot.descriptor, createSnapshot(request:context:))
         table.add(M.DeleteSnapshot.descriptor, deleteSnapshot(request:context:))
         table.add(M.ControllerExpandVolume.descriptor, controllerExpandVolume(request:context:))
@@ -85,10 +92,10 @@ extension Csi_V1_Node.SimpleServiceProtocol where Self: GRPCMethodTableRegistrab
         table.add(M.NodeUnstageVolume.descriptor, nodeUnstageVolume(request:context:))
         table.add(M.NodePublishVolume.descriptor, nodePublishVolume(request:context:))
         table.add(M.NodeUnpublishVolume.descriptor, nodeUnpublishVolume(request:context:))
-        table.add(M.NodeGetVolumeStats.descriptor, nodeGetVolumeStats(request:context:))
+        table.add(M.NodeGetVolumeStats.descriptor, onEventLoop: true, nodeGetVolumeStats(request:context:))
         table.add(M.NodeExpandVolume.descriptor, nodeExpandVolume(request:context:))
-        table.add(M.NodeGetCapabilities.descriptor, nodeGetCapabilities(request:context:))
-        table.add(M.NodeGetInfo.descriptor, nodeGetInfo(request:context:))
+        table.add(M.NodeGetCapabilities.descriptor, onEventLoop: true, nodeGetCapabilities(request:context:))
+        table.add(M.NodeGetInfo.descriptor, onEventLoop: true, nodeGetInfo(request:context:))
     }
 }
 

@@ -35,21 +35,25 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     }
 
     private var calls: [HTTP2StreamID: Call] = [:]
+    /// The connection's event loop as a task executor, for the methods that run on it.
+    private var executor: EventLoopTaskExecutor?
     /// The newest stream a call was opened on: a late frame of an answered call opens nothing.
     private var lastOpened = HTTP2StreamID.rootStream
-    /// Request bytes read since the connection's flow-control window was last reopened.
-    private var unreturnedCredit = 0
     private var needsFlush = false
     private var reading = false
 
-    /// The connection window is reopened once this much of it has been read (half of the
-    /// default 64 KiB, as NIOHTTP2's own window manager does).
-    private static let creditBatch = 32 * 1024
+    /// The connection's flow-control window for request bytes, HTTP/2's initial 64 KiB. It is
+    /// reopened to this once half of it is used, as NIOHTTP2's own window manager does.
+    static let connectionWindow = 65_535
 
     init(methods: GRPCMethodTable, maxRequestBytes: Int, localPeer: String) {
         self.methods = methods
         self.maxRequestBytes = maxRequestBytes
         self.localPeer = localPeer
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        executor = EventLoopTaskExecutor(context.eventLoop)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -65,7 +69,6 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
             if headers.endStream { dispatch(id, context: context) }
         case .data(let payload):
             guard case .byteBuffer(var bytes) = payload.data else { break }
-            returnCredit(bytes.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0), context: context)
             guard calls[id] != nil else { break }
             if calls[id]!.body == nil {
                 calls[id]!.body = bytes
@@ -94,6 +97,9 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let closed = event as? StreamClosedEvent {
             abandon(closed.streamID)
+        } else if let window = event as? NIOHTTP2WindowUpdatedEvent, window.streamID == .rootStream,
+                  let size = window.inboundWindowSize {
+            reopenConnectionWindow(from: size, context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -175,15 +181,19 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let handle = method.handle
         calls[id]!.body = nil
-        calls[id]!.task = Task {
+        calls[id]!.task = Task(executorPreference: method.runsOnEventLoop ? executor : nil) {
             let result: Result<[UInt8], RPCError>
             do {
                 result = .success(try await handle(request, serverContext))
             } catch {
                 result = .failure(RPCError(mapping: error))
             }
-            loop.execute {
+            if loop.inEventLoop {
                 handler.value.respond(id, result, context: boundContext.value)
+            } else {
+                loop.execute {
+                    handler.value.respond(id, result, context: boundContext.value)
+                }
             }
         }
         if let timeout = call.timeout {
@@ -232,13 +242,13 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
         call.task?.cancel()
     }
 
-    /// Reopens the connection's flow-control window for request bytes read. Each stream's own
-    /// window is large enough for a whole message, so streams need no updates.
-    private func returnCredit(_ bytes: Int, context: ChannelHandlerContext) {
-        unreturnedCredit += bytes
-        guard unreturnedCredit >= Self.creditBatch else { return }
-        let increment = unreturnedCredit
-        unreturnedCredit = 0
+    /// Reopens the connection's flow-control window once half of it is used. NIOHTTP2 reports
+    /// the window after every DATA frame, also those of streams already reset (which it drops
+    /// and never passes on): counting only the frames this handler sees would leak the window
+    /// until the connection stalled.
+    private func reopenConnectionWindow(from size: Int, context: ChannelHandlerContext) {
+        guard size <= Self.connectionWindow / 2 else { return }
+        let increment = Self.connectionWindow - size
         context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         flush(context)
     }

@@ -141,48 +141,28 @@ import Testing
     }
 
     @Test func aPassedDeadlineAnswersAndCancelsTheCall() async throws {
-        let cancelled = Atomic(false)
-        let started = AsyncStream<Void>.makeStream()
-        let channel = try await Self.channel(Self.probeTable {
-            started.continuation.yield()
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.store(true, ordering: .relaxed)
-                throw error
-            }
-        })
+        let call = StalledCall()
+        let channel = try await Self.channel(Self.probeTable(call.body))
         try await channel.writeInbound(Self.headers(timeout: "50m"))
         try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
-        var iterator = started.stream.makeAsyncIterator()
-        await iterator.next()
+        await call.waitUntilStarted()
         await channel.testingEventLoop.advanceTime(by: .milliseconds(50))
         let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.deadlineExceeded.rawValue))
-        while !cancelled.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        try await call.waitUntilCancelled()
         // The cancelled body's own answer comes too late and is not written.
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
     }
 
     @Test func aClientResetCancelsTheCall() async throws {
-        let cancelled = Atomic(false)
-        let started = AsyncStream<Void>.makeStream()
-        let channel = try await Self.channel(Self.probeTable {
-            started.continuation.yield()
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.store(true, ordering: .relaxed)
-                throw error
-            }
-        })
+        let call = StalledCall()
+        let channel = try await Self.channel(Self.probeTable(call.body))
         try await channel.writeInbound(Self.headers())
         try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
-        var iterator = started.stream.makeAsyncIterator()
-        await iterator.next()
+        await call.waitUntilStarted()
         try await channel.writeInbound(HTTP2Frame(streamID: Self.stream, payload: .rstStream(.cancel)))
-        while !cancelled.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        try await call.waitUntilCancelled()
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
     }
@@ -221,5 +201,32 @@ import Testing
         for bad in ["", "m", "100", "123456789S", "10x", "-5S", "1.5S"] {
             #expect(GRPCWireFormat.timeout(bad) == nil, "\(bad)")
         }
+    }
+}
+
+/// A method body that waits until cancelled, and says when it started and when it was cancelled.
+final class StalledCall: Sendable {
+    private let started = AsyncStream<Void>.makeStream()
+    private let cancelled = Atomic(false)
+
+    var body: @Sendable () async throws -> Void {
+        { [self] in
+            started.continuation.yield()
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                cancelled.store(true, ordering: .relaxed)
+                throw error
+            }
+        }
+    }
+
+    func waitUntilStarted() async {
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+    }
+
+    func waitUntilCancelled() async throws {
+        while !cancelled.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
     }
 }

@@ -121,8 +121,7 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
 
     private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, clientEnded: Bool, context: ChannelHandlerContext) {
         let path = headers.first(name: ":path") ?? ""
-        var call = Call(method: methods.method(atPath: path[...]), path: path)
-        calls[id] = call
+        calls[id] = Call(method: methods.method(atPath: path[...]), path: path)
         guard headers.first(name: ":method") == "POST" else {
             return reject(id, RPCError(code: .unimplemented, message: "gRPC calls are POST requests"), clientEnded: clientEnded, context: context)
         }
@@ -136,8 +135,7 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
             guard let timeout = GRPCWireFormat.timeout(value) else {
                 return reject(id, RPCError(code: .internalError, message: "invalid grpc-timeout \(value)"), clientEnded: clientEnded, context: context)
             }
-            call.timeout = timeout
-            calls[id] = call
+            calls[id]!.timeout = timeout
         }
     }
 

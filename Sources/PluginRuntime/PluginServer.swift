@@ -5,7 +5,6 @@ import NIOHPACK
 import NIOHTTP2
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -24,14 +23,14 @@ public struct PluginServer: Service {
     public let methods: GRPCMethodTable
     public let logger: Logger
     public let limits: ConnectionLimits
-    private let connections: ConnectionLimits.Counter
+    private let connections: ConnectionLimits.OpenConnections
 
     public init(endpoint: PluginEndpoint, services: [any GRPCMethodTableRegistrable], logger: Logger, limits: ConnectionLimits = ConnectionLimits()) {
         self.endpoint = endpoint
         self.methods = GRPCMethodTable(services)
         self.logger = logger
         self.limits = limits
-        connections = ConnectionLimits.Counter(idleTimeout: limits.idleTimeout)
+        connections = ConnectionLimits.OpenConnections(idleTimeout: limits.idleTimeout)
     }
 
     /// Client connections open now.
@@ -50,9 +49,9 @@ public struct PluginServer: Service {
     /// Sets up an accepted connection's pipeline, or closes it when too many are open.
     static func initialize(
         _ channel: any Channel, methods: GRPCMethodTable, limits: ConnectionLimits,
-        counter: ConnectionLimits.Counter, localPeer: String
+        connections: ConnectionLimits.OpenConnections, localPeer: String
     ) throws {
-        guard try counter.admit(channel, limit: limits.maxConnections) else { return }
+        guard try connections.admit(channel, limit: limits.maxConnections) else { return }
         let idle = TimeAmount(limits.idleTimeout)
         // Closing an idle connection is graceful (GOAWAY, then a PING the client must answer):
         // a client that never answers is closed after the same time again.
@@ -82,14 +81,12 @@ public struct PluginServer: Service {
             unlink(path)
             withExtendedLifetime(lock) {}
         }
-        let open = OpenConnections()
-        let (methods, limits, counter) = (self.methods, self.limits, connections)
+        let (methods, limits, connections) = (self.methods, self.limits, self.connections)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    open.insert(channel)
-                    try Self.initialize(channel, methods: methods, limits: limits, counter: counter, localPeer: "unix:\(path)")
+                    try Self.initialize(channel, methods: methods, limits: limits, connections: connections, localPeer: "unix:\(path)")
                 }
             }
             .bind(unixDomainSocketPath: path)
@@ -102,32 +99,8 @@ public struct PluginServer: Service {
             listener.close(promise: nil)
         }
         // In-flight calls finish; each connection then closes (GOAWAY first).
-        await open.quiesce()
+        await connections.quiesce()
         logger.info("stopped", metadata: ["socket": "\(path)"])
-    }
-}
-
-/// The server's open connections, for a graceful shutdown that waits for their calls.
-final class OpenConnections: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func insert(_ channel: any Channel) {
-        let key = ObjectIdentifier(channel)
-        channels.withLock { $0[key] = channel }
-        channel.closeFuture.whenComplete { _ in
-            _ = self.channels.withLock { $0.removeValue(forKey: key) }
-        }
-    }
-
-    /// Asks every connection to close once its calls have ended, and waits until they have.
-    func quiesce() async {
-        let open = channels.withLock { Array($0.values) }
-        for channel in open {
-            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
-        for channel in open {
-            try? await channel.closeFuture.get()
-        }
     }
 }
 

@@ -112,6 +112,31 @@ import Testing
         #expect(!didRun)
     }
 
+    /// Requests that are not a unary gRPC call this server can run, and their codes.
+    static let badRequests: [(name: String, headers: HPACKHeaders, body: [UInt8]?, code: RPCError.Code)] = [
+        ("GET", [":method": "GET", ":path": probePath, "content-type": "application/grpc"], nil, .unimplemented),
+        ("not gRPC", [":method": "POST", ":path": probePath, "content-type": "application/json"], nil, .internalError),
+        ("gzip", [":method": "POST", ":path": probePath, "content-type": "application/grpc", "grpc-encoding": "gzip"], nil, .unimplemented),
+        ("bad timeout", [":method": "POST", ":path": probePath, "content-type": "application/grpc", "grpc-timeout": "5 seconds"], nil, .internalError),
+        ("compressed flag", [":method": "POST", ":path": probePath, "content-type": "application/grpc"], [1, 0, 0, 0, 0], .internalError),
+        ("no message", [":method": "POST", ":path": probePath, "content-type": "application/grpc"], [], .internalError),
+        ("half a prefix", [":method": "POST", ":path": probePath, "content-type": "application/grpc"], [0, 0], .internalError),
+    ]
+
+    @Test(arguments: badRequests.indices) func requestsThatAreNotAUnaryCallAreRefused(index: Int) async throws {
+        let bad = Self.badRequests[index]
+        let ran = Atomic(false)
+        let channel = try await Self.channel(Self.probeTable { ran.store(true, ordering: .relaxed) })
+        try await channel.writeInbound(HTTP2Frame(streamID: Self.stream, payload: .headers(.init(headers: bad.headers, endStream: bad.body == nil))))
+        if let body = bad.body { try await channel.writeInbound(Self.data(body)) }
+        let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)), "\(bad.name)")
+        #expect(answer.0.first(name: "grpc-status") == String(bad.code.rawValue), "\(bad.name)")
+        #expect(answer.0.first(name: "grpc-message")?.isEmpty == false, "\(bad.name)")
+        #expect(answer.1, "\(bad.name)")
+        let didRun = ran.load(ordering: .relaxed)
+        #expect(!didRun, "\(bad.name)")
+    }
+
     @Test func twoMessagesInAUnaryCallAreRefused() async throws {
         let channel = try await Self.channel(Self.probeTable())
         try await channel.writeInbound(Self.headers())

@@ -1,5 +1,6 @@
 import CCephLoader
 import CLibCeph
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +12,7 @@ import Glibc
 public final class RadosConnection: @unchecked Sendable {
     // librados handles are thread-safe; the pointer itself never changes.
     private let cluster: rados_t
+    private let shutDown = Atomic<Bool>(false)
 
     /// Creates a handle for `access`, reading ceph.conf and CEPH_ARGS like the rbd CLI does,
     /// with the monitors, the key and the time limits set last so they win; then connects.
@@ -47,6 +49,16 @@ public final class RadosConnection: @unchecked Sendable {
     }
 
     deinit {
+        shutdown()
+    }
+
+    /// Whether `shutdown` was called.
+    public var isShutDown: Bool { shutDown.load(ordering: .acquiring) }
+
+    /// Closes the handle and joins librados' threads (blocks: run it through `BlockingCall`).
+    /// Only the first call does anything; the handle must not be used after it.
+    public func shutdown() {
+        guard shutDown.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         rados_shutdown(cluster)
     }
 

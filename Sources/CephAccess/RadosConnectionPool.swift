@@ -23,6 +23,7 @@ public actor RadosConnectionPool {
     private var entries: [Key: Entry] = [:]
     private var connecting: [Key: Task<RadosConnection, any Error>] = [:]
     private var sweeper: Task<Void, Never>?
+    private var closed = false
 
     public init(limit: Duration = .seconds(10), idleExpiry: Duration = .seconds(15 * 60)) {
         self.limit = limit
@@ -57,6 +58,7 @@ public actor RadosConnectionPool {
     }
 
     private func connection(for key: Key, access: ClusterAccess) async throws -> RadosConnection {
+        guard !closed else { throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down") }
         if let entry = entries[key] { return entry.connection }
         if let pending = connecting[key] { return try await pending.value }
         let limit = self.limit
@@ -87,12 +89,36 @@ public actor RadosConnectionPool {
         }
     }
 
+    /// Shuts every pooled connection down, each bounded by `limit`, and refuses new ones.
+    /// Called once the services stopped serving: librados' threads must be gone before the
+    /// process exits, or its exit-time destructors run under them (a crash at exit, seen
+    /// after a benchmark run). A connection still held by a call that timed out was already
+    /// dropped from the pool; it stays with that call.
+    public func close() async {
+        closed = true
+        sweeper?.cancel()
+        sweeper = nil
+        let open = entries
+        entries = [:]
+        await shutDown(open)
+    }
+
+    /// `rados_shutdown` joins librados' threads: it runs on the blocking executor, not here.
+    private func shutDown(_ dropped: [Key: Entry]) async {
+        for (key, entry) in dropped {
+            _ = try? await BlockingCall.run("shut down the connection to \(key.monitors)", limit: limit) { entry.connection.shutdown() }
+        }
+    }
+
     /// Drops expired idle connections; whether any are left.
-    private func sweep() -> Bool {
+    private func sweep() async -> Bool {
         let now = ContinuousClock.now
-        entries = entries.filter { $0.value.users > 0 || now - $0.value.lastUsed < idleExpiry }
+        let expired = entries.filter { $0.value.users == 0 && now - $0.value.lastUsed >= idleExpiry }
+        for key in expired.keys { entries[key] = nil }
         if entries.isEmpty { sweeper = nil }
-        return !entries.isEmpty
+        let anyLeft = !entries.isEmpty
+        await shutDown(expired)
+        return anyLeft
     }
 }
 

@@ -58,11 +58,25 @@ public enum PluginServices {
         compose(configuration, logger: logger).services
     }
 
-    /// The services, and what their metrics read when scraped (the same readiness check as
-    /// Probe's, and the staged-volume census of the node host).
-    public static func compose(
-        _ configuration: Configuration, logger: Logger
-    ) -> (services: [any GRPCMethodTableRegistrable], metrics: PluginMetrics.Sources, node: NodeHost?) {
+    /// What `compose` builds: the services, what their metrics read when scraped, the node
+    /// host (for healing at start), and what has to be closed once serving stops.
+    public struct Composition: Sendable {
+        public var services: [any GRPCMethodTableRegistrable]
+        /// The same readiness check as Probe's, and the staged-volume census of the node host.
+        public var metrics: PluginMetrics.Sources
+        public var node: NodeHost?
+        let connections: RadosConnectionPool
+
+        /// Shuts the librados connections down, each bounded by the Ceph time limit. Called
+        /// after the services stopped serving and before the process exits: librados' threads
+        /// must be gone before its exit-time destructors run.
+        public func shutdown() async {
+            await connections.close()
+        }
+    }
+
+    /// The services over the real host and cluster, one connection pool for both.
+    public static func compose(_ configuration: Configuration, logger: Logger) -> Composition {
         let connections = RadosConnectionPool(limit: configuration.cephTimeout)
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
         var kmsConfigMap: KubernetesKMSConfigMap?
@@ -86,7 +100,10 @@ public enum PluginServices {
             readiness: readiness(servesNode: node != nil),
             census: node.map { StagedVolumeCensus(mountTable: $0.mountTable, devices: $0.devices) }
         )
-        return (make(info: configuration.info, node: node, controller: controller, logger: logger), metrics, node)
+        return Composition(
+            services: make(info: configuration.info, node: node, controller: controller, logger: logger), metrics: metrics, node: node,
+            connections: connections
+        )
     }
 
     /// What Probe checks: the node's programs when the node service is served.

@@ -188,7 +188,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// the rbd-nbd volumes healed before they are served.
     private func compose(
         kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String, cloneLimits: CloneLimits, logger: Logger
-    ) async throws -> (services: [any GRPCMethodTableRegistrable], metrics: PluginMetrics.Sources, node: NodeHost?) {
+    ) async throws -> PluginServices.Composition {
         var nodeLabels = fileLabels ?? [:]
         if fileLabels == nil, let kubernetes, nodeserver {
             // ceph-csi reads the values of --domainlabels and the CRUSH location from this
@@ -298,7 +298,13 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await composition.shutdown()
+            throw error
+        }
+        await composition.shutdown()
     }
 }
 

@@ -184,6 +184,7 @@ struct Benchmarks {
         var capabilities = Samples()
         for _ in 0..<calls { capabilities.append(try await measure { _ = try await node.nodeGetCapabilities(.init()) }) }
         var stats = Samples()
+        let before = plugin.work
         for index in 0..<calls {
             let request = volumes[index % volumes.count].stats
             stats.append(try await measure {
@@ -191,6 +192,11 @@ struct Benchmarks {
                 guard !response.volumeCondition.abnormal else { throw BenchError("volume abnormal: \(response.volumeCondition.message)") }
             })
         }
+        let after = plugin.work
+        let statsWork: [String: Double] = [
+            "plugin_cpu_us_per_call": (after.cpu - before.cpu) / .microseconds(1) / Double(calls),
+            "plugin_context_switches_per_call": Double(after.switches - before.switches) / Double(calls),
+        ]
         let capabilitiesRate = try await rate(callers: callers) { _ in _ = try await node.nodeGetCapabilities(.init()) }
         let statsRate = try await rate(callers: callers) { index in _ = try await node.nodeGetVolumeStats(volumes[index % volumes.count].stats) }
         let peak = plugin.memory.peak
@@ -199,7 +205,7 @@ struct Benchmarks {
             "volumes": volumeCount,
             "NodeGetCapabilities_nothing_staged": baseline.summary(p99: true),
             "NodeGetCapabilities": capabilities.summary(p99: true).merging(["calls_per_second": capabilitiesRate]) { $1 },
-            "NodeGetVolumeStats": stats.summary(p99: true).merging(["calls_per_second": statsRate]) { $1 },
+            "NodeGetVolumeStats": stats.summary(p99: true).merging(["calls_per_second": statsRate]) { $1 }.merging(statsWork) { $1 },
             "callers": callers, "peak_rss_mib": peak, "settle_seconds": Self.settle.components.seconds,
         ]
     }

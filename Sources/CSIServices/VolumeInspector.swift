@@ -34,22 +34,19 @@ struct VolumeInspector {
         case .detached(let file):
             return Self.abnormal("the rbd-fuse mount serving \(device) is gone (unmounted while in use); \(device) now reads from \(file) on a detached mount")
         }
-        if let problem = await host.health.problem(of: device, fuseMount: fuseMount) { return Self.abnormal(problem) }
-        if mount.fsType == "devtmpfs" {
+        // One check, usually answered from what it kept: the device's health and, for a
+        // filesystem, its usage.
+        let isBlock = mount.fsType == "devtmpfs"
+        let report = await host.health.report(of: device, fuseMount: fuseMount, mountPoint: isBlock ? nil : path)
+        if let problem = report.problem { return Self.abnormal(problem) }
+        if isBlock {
             let size = try HostPaths.size(of: device)
             return .with {
                 $0.usage = [.with { $0.total = size; $0.unit = .bytes }]
                 $0.volumeCondition = .with { $0.abnormal = false; $0.message = "volume is healthy" }
             }
         }
-        let usage: FilesystemUsage
-        do {
-            usage = try await BlockingExecutor.shared.run("statvfs \(path)", limit: host.health.readLimit) { try FilesystemUsage.of(path) }
-        } catch let error as BlockingTimeout {
-            return Self.abnormal("\(error); the mount does not answer")
-        } catch let error as HostError {
-            return Self.abnormal("mount \(path) is corrupted: \(error)")
-        }
+        guard let usage = report.usage else { throw CSIError.internalError("no usage read for \(path)") }
         return .with {
             $0.usage = [
                 .with { $0.unit = .bytes; $0.total = usage.totalBytes; $0.available = usage.availableBytes; $0.used = usage.usedBytes },

@@ -135,6 +135,8 @@ struct VolumeStager {
                 steps.mounted = true
                 if !parameters.capability.isReadOnly { try HostPaths.chmod(target, 0o777) }
             }
+            // A health answer kept for this device name is another mapping's.
+            host.health.forget(device)
         } catch {
             await undo(parameters: parameters, spec: spec, mapper: mapper, steps: steps)
             throw error
@@ -348,6 +350,7 @@ struct VolumeStager {
                 throw CSIError.failedPrecondition("\(target) is a mount of \(mount.source), not a volume of this plugin; not touching it")
             }
             try await host.mounter.unmount(target)
+            host.health.forget(PluginDevices.device(of: mount))
             mounted = true
         }
         do {

@@ -22,7 +22,7 @@ public struct FilesystemUsage: Sendable, Hashable {
 
     /// Reads the usage of the filesystem holding `path`; errors carry the errno (ENOTCONN,
     /// ESTALE, EIO for a broken mount).
-    public static func of(_ path: String) throws -> FilesystemUsage {
+    public static func of(_ path: String) throws(HostError) -> FilesystemUsage {
         var info = statvfs()
         guard statvfs(path, &info) == 0 else { throw HostError.system("statvfs \(path)", errno) }
         let blockSize: Int64 = info.f_frsize != 0 ? Int64(info.f_frsize) : Int64(info.f_bsize)

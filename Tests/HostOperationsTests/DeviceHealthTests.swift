@@ -61,4 +61,47 @@ struct DeviceHealthTests {
         #expect(await health.problem(of: "/dev/rbdcsi-no-such-device") == problem)
         #expect(health.reads == 1)
     }
+
+    /// Given a mount point, the check reads the filesystem's usage too, and a kept answer
+    /// carries it: the second call reads nothing. A health answer kept without the usage does
+    /// not answer a caller that asks for it.
+    @Test func theUsageIsReadByTheCheckAndKeptWithIt() async throws {
+        try await Self.withLoopDevice { device in
+            let health = DeviceHealth(readLimit: .seconds(10), cacheFor: .seconds(60))
+            #expect(await health.problem(of: device) == nil)
+            let mountPoint = NSTemporaryDirectory()
+            let first = await health.report(of: device, mountPoint: mountPoint)
+            #expect(first.problem == nil)
+            #expect(health.reads == 2)
+            let usage = try #require(first.usage)
+            let direct = try FilesystemUsage.of(mountPoint)
+            #expect(usage.totalBytes == direct.totalBytes && usage.totalBytes > 0)
+            #expect(await health.report(of: device, mountPoint: mountPoint).usage == usage)
+            #expect(health.reads == 2)
+        }
+    }
+
+    /// A mount point whose statvfs fails is a problem of the volume, named with the error.
+    @Test func aMountThatCannotBeReadIsAProblem() async throws {
+        try await Self.withLoopDevice { device in
+            let health = DeviceHealth(readLimit: .seconds(10), cacheFor: .seconds(60))
+            let report = await health.report(of: device, mountPoint: "/rbdcsi-no-such-mount")
+            #expect(report.usage == nil)
+            #expect(report.problem?.hasPrefix("mount /rbdcsi-no-such-mount is corrupted") == true, "\(report.problem ?? "nil")")
+        }
+    }
+
+    /// An answer is forgotten when its device is mapped or unmapped (device names are reused):
+    /// the next call reads the device again.
+    @Test func aForgottenAnswerIsReadAgain() async throws {
+        try await Self.withLoopDevice { device in
+            let health = DeviceHealth(readLimit: .seconds(10), cacheFor: .seconds(60))
+            #expect(await health.problem(of: device) == nil)
+            #expect(await health.problem(of: device) == nil)
+            #expect(health.reads == 1)
+            health.forget(device)
+            #expect(await health.problem(of: device) == nil)
+            #expect(health.reads == 2)
+        }
+    }
 }

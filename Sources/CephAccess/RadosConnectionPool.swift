@@ -54,13 +54,23 @@ public actor RadosConnectionPool {
         } catch CephAccessError.timedOut(let operation, let limit) {
             if entries[key]?.connection === connection { entries[key] = nil }
             throw CephAccessError.timedOut(operation: operation, limit: limit)
+        } catch let cancellation as CancellationError {
+            // The librados call runs on with this connection: it leaves the pool as after a
+            // timeout, so that nothing (close at shutdown) shuts it down under the call.
+            if entries[key]?.connection === connection { entries[key] = nil }
+            throw cancellation
         }
     }
 
     private func connection(for key: Key, access: ClusterAccess) async throws -> RadosConnection {
         guard !closed else { throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down") }
         if let entry = entries[key] { return entry.connection }
-        if let pending = connecting[key] { return try await pending.value }
+        if let pending = connecting[key] {
+            let connection = try await pending.value
+            // The pool closed meanwhile: its connector shuts this connection down.
+            guard !closed else { throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down") }
+            return connection
+        }
         let limit = self.limit
         let task = Task {
             try await CephCallMetrics.measure(.connect) {
@@ -72,6 +82,11 @@ public actor RadosConnectionPool {
         connecting[key] = task
         defer { connecting[key] = nil }
         let connection = try await task.value
+        guard !closed else {
+            // Closed while connecting: this connection must not outlive the pool either.
+            await shutDown([key: Entry(connection: connection, lastUsed: .now)])
+            throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down")
+        }
         entries[key] = Entry(connection: connection, lastUsed: .now)
         startSweeper()
         return connection
@@ -93,14 +108,16 @@ public actor RadosConnectionPool {
     /// Called once the services stopped serving: librados' threads must be gone before the
     /// process exits, or its exit-time destructors run under them (a crash at exit, seen
     /// after a benchmark run). A connection still held by a call that timed out was already
-    /// dropped from the pool; it stays with that call.
+    /// dropped from the pool; it stays with that call, as does one still in use.
     public func close() async {
         closed = true
         sweeper?.cancel()
         sweeper = nil
-        let open = entries
+        // A connection a call still uses is left to it: shutting it down under the call
+        // would crash. (After the graceful drain there is none.)
+        let idle = entries.filter { $0.value.users == 0 }
         entries = [:]
-        await shutDown(open)
+        await shutDown(idle)
     }
 
     /// `rados_shutdown` joins librados' threads: it runs on the blocking executor, not here.

@@ -63,12 +63,12 @@ public actor RadosConnectionPool {
     }
 
     private func connection(for key: Key, access: ClusterAccess) async throws -> RadosConnection {
-        guard !closed else { throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down") }
+        guard !closed else { throw Self.closedError(key) }
         if let entry = entries[key] { return entry.connection }
         if let pending = connecting[key] {
             let connection = try await pending.value
             // The pool closed meanwhile: its connector shuts this connection down.
-            guard !closed else { throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down") }
+            guard !closed else { throw Self.closedError(key) }
             return connection
         }
         let limit = self.limit
@@ -85,7 +85,7 @@ public actor RadosConnectionPool {
         guard !closed else {
             // Closed while connecting: this connection must not outlive the pool either.
             await shutDown([key: Entry(connection: connection, lastUsed: .now)])
-            throw CephAccessError.unreachable(monitors: key.monitors, reason: "the plugin is shutting down")
+            throw Self.closedError(key)
         }
         entries[key] = Entry(connection: connection, lastUsed: .now)
         startSweeper()
@@ -118,6 +118,11 @@ public actor RadosConnectionPool {
         let idle = entries.filter { $0.value.users == 0 }
         entries = [:]
         await shutDown(idle)
+    }
+
+    /// What a call gets once the pool is closed (UNAVAILABLE, as for unreachable monitors).
+    private static func closedError(_ key: Key) -> CephAccessError {
+        .unreachable(monitors: key.monitors, reason: "the plugin is shutting down")
     }
 
     /// `rados_shutdown` joins librados' threads: it runs on the blocking executor, not here.

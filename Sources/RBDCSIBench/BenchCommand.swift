@@ -34,6 +34,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The C-core client run against both servers (scripts/bench-grpcio-client).") var grpcioClient = "scripts/bench-grpcio-client"
     @Option(help: "Another build of the plugin whose idle resident set is reported too (scripts/bench: the dynamically linked one).")
     var idleAlso: String?
+    @Option(help: "Run only these phases (comma-separated: startup, idle, provisioning, snapshots, cycle, parallel, control, hung, grpcio), to look at one closely.")
+    var only: String?
+
+    /// Whether phase `name` runs.
+    private func runs(_ name: String) -> Bool {
+        guard let only else { return true }
+        return only.split(separator: ",").contains { $0 == name }
+    }
 
     func run() async throws {
         let setup = try BenchSetup(work: work)
@@ -41,22 +49,24 @@ struct BenchCommand: AsyncParsableCommand {
 
         // 5. Start-up: process start to the first successful Probe.
         var startup = Samples()
-        for index in 0..<starts {
+        for index in 0..<(runs("startup") ? starts : 0) {
             let process = try PluginProcess(binary: plugin, directory: "\(work)/start-\(index)", clusterConfig: setup.clusterConfig)
             try await process.start()
             startup.append(process.startup)
             process.stop()
         }
-        results["startup_to_probe"] = startup.summary()
+        if runs("startup") { results["startup_to_probe"] = startup.summary() }
 
         let process = try PluginProcess(binary: plugin, directory: "\(work)/plugin", clusterConfig: setup.clusterConfig)
         try await process.start()
         defer { process.stop() }
-        // 4. Memory: idle, 5 s after start (issue 15's measure), nothing staged yet.
-        try await Task.sleep(for: .seconds(5))
-        results["idle_rss_mib"] = process.memory.rss
         results["plugin_binary"] = plugin
-        if let idleAlso {
+        // 4. Memory: idle, 5 s after start (issue 15's measure), nothing staged yet.
+        if runs("idle") {
+            try await Task.sleep(for: .seconds(5))
+            results["idle_rss_mib"] = process.memory.rss
+        }
+        if let idleAlso, runs("idle") {
             let other = try PluginProcess(binary: idleAlso, directory: "\(work)/idle-also", clusterConfig: setup.clusterConfig)
             try await other.start()
             try await Task.sleep(for: .seconds(5))
@@ -71,19 +81,31 @@ struct BenchCommand: AsyncParsableCommand {
                 setup: setup, plugin: process, node: Csi_V1_Node.Client(wrapping: client),
                 controller: Csi_V1_Controller.Client(wrapping: client), floorScript: floor
             )
-            print("provisioning …")
-            results["provisioning"] = try await benchmarks.provisioning(runs: provisionRuns, concurrent: 16, batches: 5)
-            print("snapshots …")
-            results["snapshots"] = try await benchmarks.snapshots(runs: snapshotRuns)
-            print("cycle overhead …")
-            results["cycle"] = try await benchmarks.cycle(runs: cycles)
-            print("parallel staging …")
-            results["parallel_stage"] = try await benchmarks.parallel(counts: [1, 4, 16], runs: parallelRuns)
-            print("control plane …")
-            results["control_plane"] = try await benchmarks.controlPlane(volumeCount: volumes, calls: calls, callers: 4)
-            print("a hung mount …")
-            results["hung_mount"] = try await benchmarks.hungMount(calls: 400, identity: Csi_V1_Identity.Client(wrapping: client))
-            if let python {
+            if runs("provisioning") {
+                print("provisioning …")
+                results["provisioning"] = try await benchmarks.provisioning(runs: provisionRuns, concurrent: 16, batches: 5)
+            }
+            if runs("snapshots") {
+                print("snapshots …")
+                results["snapshots"] = try await benchmarks.snapshots(runs: snapshotRuns)
+            }
+            if runs("cycle") {
+                print("cycle overhead …")
+                results["cycle"] = try await benchmarks.cycle(runs: cycles)
+            }
+            if runs("parallel") {
+                print("parallel staging …")
+                results["parallel_stage"] = try await benchmarks.parallel(counts: [1, 4, 16], runs: parallelRuns)
+            }
+            if runs("control") {
+                print("control plane …")
+                results["control_plane"] = try await benchmarks.controlPlane(volumeCount: volumes, calls: calls, callers: 4)
+            }
+            if runs("hung") {
+                print("a hung mount …")
+                results["hung_mount"] = try await benchmarks.hungMount(calls: 400, identity: Csi_V1_Identity.Client(wrapping: client))
+            }
+            if let python, runs("grpcio") {
                 print("NodeGetCapabilities against Python grpcio …")
                 results["grpcio_baseline"] = try await benchmarks.grpcioBaseline(calls: calls, python: python, server: grpcioServer, client: grpcioClient)
             }

@@ -31,7 +31,7 @@ int rbdcsi_ceph_load(char *error, size_t length) {
     return -1;
 }
 
-void *rbdcsi_ceph_symbol(void **slot, const char *name) {
+void *rbdcsi_ceph_optional_symbol(void **slot, const char *name) {
     void *function = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (function != NULL) return function;
     char error[512];
@@ -41,10 +41,15 @@ void *rbdcsi_ceph_symbol(void **slot, const char *name) {
         abort();
     }
     function = dlsym(strncmp(name, "rbd_", 4) == 0 ? rbd_library : rados_library, name);
+    if (function != NULL) __atomic_store_n(slot, function, __ATOMIC_RELEASE);
+    return function;
+}
+
+void *rbdcsi_ceph_symbol(void **slot, const char *name) {
+    void *function = rbdcsi_ceph_optional_symbol(slot, name);
     if (function == NULL) {
         fprintf(stderr, "rbdcsi: %s is not in the installed librados/librbd: %s\n", name, dlerror());
         abort();
     }
-    __atomic_store_n(slot, function, __ATOMIC_RELEASE);
     return function;
 }

@@ -65,6 +65,10 @@ int rados_pool_reverse_lookup(rados_t cluster, int64_t id, char *buf, size_t max
     return RBDCSI_CEPH_FUNCTION(rados_pool_reverse_lookup)(cluster, id, buf, maxlen);
 }
 
+int rados_read(rados_ioctx_t io, const char *oid, char *buf, size_t len, uint64_t off) {
+    return RBDCSI_CEPH_FUNCTION(rados_read)(io, oid, buf, len, off);
+}
+
 void rados_read_op_omap_get_vals_by_keys2(rados_read_op_t read_op, char const* const* keys, size_t num_keys, const size_t* key_lens, rados_omap_iter_t *iter, int *prval) {
     RBDCSI_CEPH_FUNCTION(rados_read_op_omap_get_vals_by_keys2)(read_op, keys, num_keys, key_lens, iter, prval);
 }

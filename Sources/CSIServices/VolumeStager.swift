@@ -259,16 +259,15 @@ struct VolumeStager {
     /// skip the wait. `firstLook`, a status just read (by the krbd check), stands for the
     /// first read.
     private func waitUntilUnused(_ spec: ImageSpec, access: ClusterAccess, parameters: StageParameters, firstLook: ImageStatus?) async throws {
-        let status: ImageStatus
-        if let firstLook { status = firstLook } else { status = try await host.metadata.imageStatus(spec, access: access) }
-        guard !status.watchers.isEmpty, !parameters.capability.isMultiNode else { return }
-        var watchers = status.watchers
+        var watchers: [String]
+        if let firstLook { watchers = firstLook.watchers } else { watchers = try await host.metadata.imageWatchers(spec, access: access) }
+        guard !watchers.isEmpty, !parameters.capability.isMultiNode else { return }
         for delay in host.inUseWait.delays {
             logger.info("image is in use by other clients; waiting", metadata: [
                 "volume": "\(parameters.volumeID)", "image": "\(spec)", "watchers": "\(watchers.joined(separator: ","))", "delay": "\(delay)",
             ])
             try await Task.sleep(for: delay)
-            watchers = try await host.metadata.imageStatus(spec, access: access).watchers
+            watchers = try await host.metadata.imageWatchers(spec, access: access)
             if watchers.isEmpty { return }
         }
         throw CSIError.failedPrecondition("rbd image \(spec) is still being used by \(watchers.joined(separator: ", ")); unmap it on the other node first")

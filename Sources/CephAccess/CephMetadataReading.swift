@@ -8,6 +8,9 @@ public protocol CephMetadataReading: Sendable {
     func journalEntry(of id: CSIVolumeID, volumeID: String, radosNamespace: String, access: ClusterAccess) async throws -> JournalEntry
     /// The status of an image: size, id and watchers.
     func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus
+    /// The addresses of the clients watching an image (one per client that maps it); a
+    /// missing image is `CephAccessError.imageNotFound`.
+    func imageWatchers(_ spec: ImageSpec, access: ClusterAccess) async throws -> [String]
     /// The values of those image-metadata `keys` the image has.
     func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String]
     /// Sets image-metadata `key` to `value`.
@@ -35,6 +38,12 @@ public struct RadosMetadataReader: CephMetadataReading {
     public func imageStatus(_ spec: ImageSpec, access: ClusterAccess) async throws -> ImageStatus {
         try await withImagePool(spec, access: access, operation: "read status of image \(spec)") { ioctx throws(CephAccessError) in
             try ImageStatus.read(spec, in: ioctx)
+        }
+    }
+
+    public func imageWatchers(_ spec: ImageSpec, access: ClusterAccess) async throws -> [String] {
+        try await withImagePool(spec, access: access, operation: "list watchers of image \(spec)") { ioctx throws(CephAccessError) in
+            try ImageWatchers.read(spec, in: ioctx)
         }
     }
 

@@ -139,6 +139,9 @@ final class FakeHost: Sendable {
             fake.record("status \(spec) watchers=\(current.count)")
             return ImageStatus(size: 1 << 30, imageID: "1234", watchers: current, features: fake.imageFeatures.withLock { $0 })
         }
+        func imageWatchers(_ spec: ImageSpec, access: ClusterAccess) async throws -> [String] {
+            try await imageStatus(spec, access: access).watchers
+        }
         func imageMetadata(_ spec: ImageSpec, keys: [String], access: ClusterAccess) async throws -> [String: String] {
             fake.imageMetadata.withLock { $0 }.filter { keys.contains($0.key) }
         }

@@ -167,9 +167,9 @@ struct VolumeProvisioner {
     func delete(_ volume: LocatedImage) async throws {
         let spec = volume.spec
         do {
-            let status = try await host.metadata.imageStatus(spec, access: volume.access)
-            guard status.watchers.isEmpty else {
-                throw CSIError.failedPrecondition("rbd image \(spec) is still being used by \(status.watchers.joined(separator: ", ")); unstage it first")
+            let watchers = try await host.metadata.imageWatchers(spec, access: volume.access)
+            guard watchers.isEmpty else {
+                throw CSIError.failedPrecondition("rbd image \(spec) is still being used by \(watchers.joined(separator: ", ")); unstage it first")
             }
         } catch CephAccessError.imageNotFound {
             // Gone already (or still in the trash): removeImage purges a leftover trash entry.

@@ -1,4 +1,5 @@
 import CSIProtocol
+import CephAccess
 import Foundation
 import HostOperations
 
@@ -16,6 +17,10 @@ enum CephTestCluster {
         ["userID": environment["CEPH_CSI_USER"] ?? "", "userKey": environment["CEPH_CSI_KEY"] ?? ""]
     }
     static let clusterID = "e2e-cluster"
+    /// How tests that use CephAccess directly reach the cluster, as the CSI user.
+    static var access: ClusterAccess {
+        ClusterAccess(monitors: [monitor], credentials: CephCredentials(secrets: secrets)!)
+    }
     static let runner = ProcessRunner()
 
     /// One entry of ceph-csi's cluster config file.

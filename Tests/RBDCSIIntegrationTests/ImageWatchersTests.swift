@@ -6,10 +6,6 @@ import Testing
 /// (`ImageWatchers`); librbd's list, after opening the image, is the reference it must match.
 @Suite("image watchers on the local cluster", .enabled(if: CephTestCluster.isConfigured))
 struct ImageWatchersTests {
-    static var access: ClusterAccess {
-        ClusterAccess(monitors: [CephTestCluster.monitor], credentials: CephCredentials(secrets: CephTestCluster.secrets)!)
-    }
-
     @Test func matchesLibrbdWithAndWithoutAWatcher() async throws {
         let pool = RadosConnectionPool(limit: .seconds(10))
         defer { Task { await pool.close() } }
@@ -17,15 +13,15 @@ struct ImageWatchersTests {
         let image = try await CephTestCluster.createImage()
         let spec = ImageSpec(pool: CephTestCluster.pool, radosNamespace: "", image: image)
 
-        #expect(try await reader.imageWatchers(spec, access: Self.access) == [])
-        let unwatched = try await pool.withIOContext(pool: spec.pool, namespace: "", access: Self.access, operation: "list watchers") { ioctx throws(CephAccessError) in
+        #expect(try await reader.imageWatchers(spec, access: CephTestCluster.access) == [])
+        let unwatched = try await pool.withIOContext(pool: spec.pool, namespace: "", access: CephTestCluster.access, operation: "list watchers") { ioctx throws(CephAccessError) in
             try ImageWatchers.direct(spec, in: ioctx)
         }
         #expect(unwatched == [])
-        #expect(try await reader.imageStatus(spec, access: Self.access).watchers == [])
+        #expect(try await reader.imageStatus(spec, access: CephTestCluster.access).watchers == [])
 
         // Another client watching the image's header, as a mapping does.
-        let status = try await reader.imageStatus(spec, access: Self.access)
+        let status = try await reader.imageStatus(spec, access: CephTestCluster.access)
         let watcher = Process()
         watcher.executableURL = URL(fileURLWithPath: "/usr/bin/rados")
         watcher.arguments = ["-c", CephTestCluster.conf, "-p", CephTestCluster.pool, "watch", "rbd_header.\(status.imageID)"]
@@ -38,11 +34,11 @@ struct ImageWatchersTests {
         var watchers: [String] = []
         for _ in 0..<100 where watchers.isEmpty {
             try await Task.sleep(for: .milliseconds(100))
-            watchers = try await reader.imageWatchers(spec, access: Self.access)
+            watchers = try await reader.imageWatchers(spec, access: CephTestCluster.access)
         }
-        let byLibrbd = try await reader.imageStatus(spec, access: Self.access).watchers
+        let byLibrbd = try await reader.imageStatus(spec, access: CephTestCluster.access).watchers
         // Read by the header object itself, not by librbd's answer as a fallback.
-        let direct = try await pool.withIOContext(pool: spec.pool, namespace: "", access: Self.access, operation: "list watchers") { ioctx throws(CephAccessError) in
+        let direct = try await pool.withIOContext(pool: spec.pool, namespace: "", access: CephTestCluster.access, operation: "list watchers") { ioctx throws(CephAccessError) in
             try ImageWatchers.direct(spec, in: ioctx)
         }
         // End of input ends it (it ignores SIGTERM while it waits for a line).
@@ -61,7 +57,7 @@ struct ImageWatchersTests {
         defer { Task { await pool.close() } }
         let spec = ImageSpec(pool: CephTestCluster.pool, radosNamespace: "", image: "e2e-never-created-\(UUID().uuidString.prefix(8).lowercased())")
         await #expect {
-            _ = try await RadosMetadataReader(connections: pool).imageWatchers(spec, access: Self.access)
+            _ = try await RadosMetadataReader(connections: pool).imageWatchers(spec, access: CephTestCluster.access)
         } throws: { error in
             if case CephAccessError.imageNotFound = error { return true }
             return false

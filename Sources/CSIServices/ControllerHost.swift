@@ -11,10 +11,17 @@ public struct ControllerHost: Sendable {
     /// ceph-csi's encryption KMS config file.
     public var kmsConfig: KMSConfig
     public var cloneLimits: CloneLimits
+    /// The largest volume CreateVolume and ControllerExpandVolume make (`--max-volume-size`).
+    public var maxVolumeBytes: UInt64
+
+    /// The default of `--max-volume-size`: 1 PiB. ceph-csi has no limit; without one, a size
+    /// near 2^63 overflowed the size arithmetic, and an image of exabytes never finishes
+    /// deleting.
+    public static let defaultMaxVolumeBytes: UInt64 = 1 << 50
 
     public init(
         clusters: any ClusterLookup, provisioner: any VolumeProvisioning, metadata: any CephMetadataReading, journal: VolumeJournal,
-        kmsConfig: KMSConfig, cloneLimits: CloneLimits = .defaults
+        kmsConfig: KMSConfig, cloneLimits: CloneLimits = .defaults, maxVolumeBytes: UInt64 = ControllerHost.defaultMaxVolumeBytes
     ) {
         self.clusters = clusters
         self.provisioner = provisioner
@@ -22,6 +29,7 @@ public struct ControllerHost: Sendable {
         self.journal = journal
         self.kmsConfig = kmsConfig
         self.cloneLimits = cloneLimits
+        self.maxVolumeBytes = maxVolumeBytes
     }
 
     /// Where and as whom to reach cluster `clusterID`, with the volume's RADOS namespace.

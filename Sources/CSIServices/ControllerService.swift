@@ -48,7 +48,7 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     public func createVolume(request: Csi_V1_CreateVolumeRequest, context: ServerContext) async throws -> Csi_V1_CreateVolumeResponse {
         try await recorder.record("CreateVolume", volumeID: request.name) {
             let provisioner = try served("CreateVolume")
-            let parameters = try await CreateVolumeParameters.read(request, kmsConfig: provisioner.host.kmsConfig)
+            let parameters = try await CreateVolumeParameters.read(request, kmsConfig: provisioner.host.kmsConfig, maxBytes: provisioner.host.maxVolumeBytes)
             let create = { try await provisioner.create(parameters, from: VolumeSource.resolve(parameters, host: provisioner.host)) }
             let volume = try await names.withLock(request.name) {
                 // A content source is held like a volume id: not deleted or expanded meanwhile.
@@ -86,6 +86,7 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
             guard let snapshots else { throw CSIError.unimplemented("CreateSnapshot (start the plugin with --controllerserver=true)") }
             guard !request.name.isEmpty else { throw CSIError.invalidArgument("snapshot Name cannot be empty") }
             guard !request.sourceVolumeID.isEmpty else { throw CSIError.invalidArgument("source Volume ID cannot be empty") }
+            try CephStringRule.text.require(request.name, as: "snapshot name")
             let prefix = try SnapshotProvisioner.Request.prefix(request.parameters)
             let credentials = try Self.credentials(request.secrets)
             let snapshot = try await snapshotNames.withLock(request.name) {
@@ -130,7 +131,7 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
             let provisioner = try served("ControllerExpandVolume")
             guard !request.volumeID.isEmpty else { throw CSIError.invalidArgument("volume ID cannot be empty") }
             guard request.hasCapacityRange else { throw CSIError.invalidArgument("capacityRange cannot be empty") }
-            let size = try CreateVolumeParameters.roundedSize(request.capacityRange)
+            let size = try CreateVolumeParameters.roundedSize(request.capacityRange, maxBytes: provisioner.host.maxVolumeBytes)
             let credentials = try Self.credentials(request.secrets)
             let capacity = try await ids.withLock(request.volumeID) {
                 guard let volume = try await provisioner.locate(request.volumeID, credentials: credentials) else {
@@ -139,7 +140,7 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
                 return try await provisioner.expand(volume, to: size)
             }
             return .with {
-                $0.capacityBytes = Int64(capacity)
+                $0.capacityBytes = Int64(clamping: capacity)
                 // A filesystem grows on the node; a raw block device needs nothing more.
                 $0.nodeExpansionRequired = !(request.hasVolumeCapability && request.volumeCapability.isBlock)
             }

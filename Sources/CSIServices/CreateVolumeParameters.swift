@@ -18,6 +18,8 @@ struct CreateVolumeParameters {
     /// keeps a sealed key in the image; nil for the secrets default, which stores nothing.
     var metadataKMSPassphrase: String?
     var sizeBytes: UInt64
+    /// `objectSize`, `stripeUnit`, `stripeCount`.
+    var layout: ImageLayout
     var credentials: CephCredentials
     var capabilities: [Csi_V1_VolumeCapability]
     /// The StorageClass parameters the node gets back in the volume context.
@@ -28,17 +30,24 @@ struct CreateVolumeParameters {
     static let oneMiB: UInt64 = 1 << 20
     static let oneGiB: UInt64 = 1 << 30
 
+    static let defaultMaxBytes = ControllerHost.defaultMaxVolumeBytes
+
     /// ceph-csi's size rule: no range is 1 GiB; below 1 GiB up to the next MiB, else up to the
-    /// next GiB. Beyond ceph-csi (the CSI spec): a rounded size above a non-zero limit is
-    /// OUT_OF_RANGE, and required 0 means the default.
-    static func roundedSize(_ range: Csi_V1_CapacityRange?) throws -> UInt64 {
-        guard let range, range.requiredBytes > 0 || range.limitBytes > 0 else { return oneGiB }
+    /// next GiB. Beyond ceph-csi (the CSI spec): a rounded size above a non-zero limit, or
+    /// above `maxBytes`, is OUT_OF_RANGE, and required 0 means the default. No arithmetic here
+    /// can overflow: the request's fields are at most 2^63 − 1 and rounding adds less than
+    /// 2^30 in 64 unsigned bits.
+    static func roundedSize(_ range: Csi_V1_CapacityRange?, maxBytes: UInt64 = defaultMaxBytes) throws -> UInt64 {
+        guard let range, range.requiredBytes > 0 || range.limitBytes > 0 else { return min(oneGiB, maxBytes) }
         guard range.requiredBytes >= 0, range.limitBytes >= 0 else { throw CSIError(.outOfRange, "capacity range must not be negative") }
         let required = range.requiredBytes > 0 ? UInt64(range.requiredBytes) : min(oneGiB, UInt64(range.limitBytes))
         let unit = required < oneGiB ? oneMiB : oneGiB
         let size = (required + unit - 1) / unit * unit
         if range.limitBytes > 0 && size > UInt64(range.limitBytes) {
             throw CSIError(.outOfRange, "size \(required) rounded up to \(size) bytes exceeds the limit of \(range.limitBytes) bytes")
+        }
+        guard size <= maxBytes else {
+            throw CSIError(.outOfRange, "size \(required) rounded up to \(size) bytes exceeds the largest volume this driver makes, \(maxBytes) bytes (--max-volume-size)")
         }
         return size
     }
@@ -61,8 +70,8 @@ struct CreateVolumeParameters {
 
     /// `request` read and checked, and the metadata KMS's passphrase found (in the request's
     /// secrets, or in the Kubernetes Secret the KMS names, for the PVC's namespace).
-    static func read(_ request: Csi_V1_CreateVolumeRequest, kmsConfig: KMSConfig) async throws -> CreateVolumeParameters {
-        var parameters = try CreateVolumeParameters(request)
+    static func read(_ request: Csi_V1_CreateVolumeRequest, kmsConfig: KMSConfig, maxBytes: UInt64 = defaultMaxBytes) async throws -> CreateVolumeParameters {
+        var parameters = try CreateVolumeParameters(request, maxBytes: maxBytes)
         if parameters.encrypted {
             let kms = try await EncryptionKMS.resolve(
                 kmsID: parameters.kmsID, secrets: request.secrets, config: kmsConfig, tenant: parameters.owner, passphraseRequired: false
@@ -73,8 +82,9 @@ struct CreateVolumeParameters {
     }
 
     /// `request` read and checked; the KMS is not consulted (`read` does that).
-    init(_ request: Csi_V1_CreateVolumeRequest) throws {
+    init(_ request: Csi_V1_CreateVolumeRequest, maxBytes: UInt64 = defaultMaxBytes) throws {
         guard !request.name.isEmpty else { throw CSIError.invalidArgument("volume Name cannot be empty") }
+        try Self.checkStrings(request)
         guard !request.volumeCapabilities.isEmpty else { throw CSIError.invalidArgument("volume Capabilities cannot be empty") }
         name = request.name
         capabilities = request.volumeCapabilities
@@ -121,12 +131,42 @@ struct CreateVolumeParameters {
         if encrypted { try EncryptionKMS.requireBlockEncryption(encryptionType, of: "volume \(request.name)") }
         metadataKMSPassphrase = nil
         owner = parameters["csi.storage.k8s.io/pvc/namespace"] ?? ""
-        sizeBytes = try Self.roundedSize(request.hasCapacityRange ? request.capacityRange : nil)
+        sizeBytes = try Self.roundedSize(request.hasCapacityRange ? request.capacityRange : nil, maxBytes: maxBytes)
+        layout = try Self.layout(parameters)
         guard let credentials = CephCredentials(secrets: request.secrets) else {
             throw CSIError.invalidArgument("provisioner secrets must contain userID and userKey")
         }
         self.credentials = credentials
         contextParameters = parameters.filter { $0.key != "topologyConstrainedPools" && !$0.key.hasPrefix("csi.storage.k8s.io/") }
+    }
+
+    /// ceph-csi's `objectSize`, `stripeUnit` and `stripeCount` (decimal bytes and a count),
+    /// checked against librbd's rules before anything is written.
+    static func layout(_ parameters: [String: String]) throws -> ImageLayout {
+        func number(_ key: String) throws -> UInt64? {
+            guard let text = parameters[key] else { return nil }
+            guard let value = UInt64(text) else { throw CSIError.invalidArgument("failed to parse \(key) \(text): not a whole number") }
+            return value
+        }
+        let layout = ImageLayout(objectSize: try number("objectSize"), stripeUnit: try number("stripeUnit"), stripeCount: try number("stripeCount"))
+        if let problem = layout.problem { throw CSIError.invalidArgument(problem) }
+        return layout
+    }
+
+    /// The request's strings that reach Ceph, against `CephStringRule`: names Ceph parses
+    /// (pools, namespace, prefix) and the text stored in the journal or handed to librados.
+    static func checkStrings(_ request: Csi_V1_CreateVolumeRequest) throws {
+        try CephStringRule.text.require(request.name, as: "volume name")
+        let parameters = request.parameters
+        for key in ["pool", "dataPool", "volumeNamePrefix", "radosNamespace"] {
+            if let value = parameters[key] { try CephStringRule.name.require(value, as: key) }
+        }
+        for key in ["clusterID", "encryptionKMSID", "encryptionType", "csi.storage.k8s.io/pvc/namespace", "imageFeatures", "mounter"] {
+            if let value = parameters[key] { try CephStringRule.text.require(value, as: key) }
+        }
+        for key in ["userID", "adminId"] {
+            if let value = request.secrets[key] { try CephStringRule.text.require(value, as: "secret \(key)") }
+        }
     }
 
     /// The journal keys beyond name and image that ceph-csi writes for this request.

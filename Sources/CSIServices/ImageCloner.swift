@@ -20,7 +20,10 @@ struct ImageCloner {
         do {
             try await host.provisioner.cloneImage(parent, snapshot: child.image, to: child, features: features, dataPool: dataPool, access: access)
         } catch {
-            try? await host.provisioner.removeSnapshot(of: parent, named: child.image, access: access)
+            let host = host
+            _ = await Undo.run("the snapshot \(parent)@\(child.image)", logger: logger) {
+                try await host.provisioner.removeSnapshot(of: parent, named: child.image, access: access)
+            }
             throw error
         }
         try await host.provisioner.removeSnapshot(of: parent, named: child.image, access: access)

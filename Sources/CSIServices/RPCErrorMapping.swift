@@ -38,6 +38,8 @@ extension RPCError {
     private static func code(of error: CephAccessError) -> RPCError.Code {
         switch error {
         case .imageNotFound, .unknownCluster, .poolNotFound, .poolNamedNotFound, .journalEntryMissing: return .notFound
+        case .invalidString, .malformedKey: return .invalidArgument
+        case .imageExists: return .internalError
         case .timedOut, .callFailed(_, ETIMEDOUT): return .deadlineExceeded
         case .unreachable: return .unavailable
         case .accessDenied, .callFailed(_, EACCES), .callFailed(_, EPERM): return .permissionDenied

@@ -25,8 +25,10 @@ struct SnapshotProvisioner {
         /// given; the snapshot always lands in the source's pool and namespace.
         static func prefix(_ parameters: [String: String]) throws -> String {
             if let pool = parameters["pool"], pool.isEmpty { throw CSIError.invalidArgument("empty pool name in which rbd image will be created") }
+            if let pool = parameters["pool"] { try CephStringRule.name.require(pool, as: "pool") }
             guard let prefix = parameters["snapshotNamePrefix"] else { return JournalEntry.defaultSnapshotPrefix }
             guard !prefix.isEmpty else { throw CSIError.invalidArgument("empty snapshot name prefix to provision snapshot from") }
+            try CephStringRule.name.require(prefix, as: "snapshotNamePrefix")
             return prefix
         }
     }
@@ -92,10 +94,15 @@ struct SnapshotProvisioner {
             // A flatten still running: the snapshot is whole and kept; the retry finds it.
             throw error
         } catch {
-            try? await host.provisioner.removeSnapshot(of: source.spec, named: spec.image, access: access)
-            try? await host.provisioner.removeSnapshot(of: spec, named: spec.image, access: access)
-            try? await host.provisioner.removeImage(spec, access: access)
-            try? await host.provisioner.undoReservation(uuid: uuid, requestName: request.name, at: location, journal: journal, access: access)
+            // As for volumes: undone even when the call was cancelled; the reservation goes
+            // last, and only when everything it leads to is gone.
+            let (host, name) = (host, request.name)
+            _ = await Undo.run("the snapshot \(spec)", logger: logger) {
+                try await host.provisioner.removeSnapshot(of: source.spec, named: spec.image, access: access)
+                try await host.provisioner.removeSnapshot(of: spec, named: spec.image, access: access)
+                try await host.provisioner.removeImage(spec, access: access)
+                try await host.provisioner.undoReservation(uuid: uuid, requestName: name, at: location, journal: journal, access: access)
+            }
             throw error
         }
     }
@@ -138,7 +145,7 @@ struct SnapshotProvisioner {
         .with {
             $0.snapshotID = id
             $0.sourceVolumeID = sourceID
-            $0.sizeBytes = Int64(details.size)
+            $0.sizeBytes = Int64(clamping: details.size)
             $0.creationTime = Google_Protobuf_Timestamp(seconds: details.createdSeconds, nanos: details.createdNanoseconds)
             $0.readyToUse = true
         }

@@ -50,6 +50,13 @@ struct VolumeProvisioner {
             try await host.provisioner.undoReservation(uuid: found.uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
             reuseUUID = found.uuid
         }
+        if let dataPool = parameters.dataPool {
+            do {
+                _ = try await host.provisioner.poolID(dataPool, access: access)
+            } catch CephAccessError.poolNamedNotFound {
+                throw CSIError.invalidArgument("data pool \(dataPool) to provision volume from does not exist")
+            }
+        }
         if let source { try await source.limitChains(cloner) }
         let uuid = try await host.provisioner.reserve(
             parameters.name, at: location, journal: host.journal, imagePrefix: parameters.imagePrefix,
@@ -61,14 +68,26 @@ struct VolumeProvisioner {
                 let volumeID = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: uuid)
                 try await source.build(spec, volumeID: volumeID, parameters: parameters, cloner: cloner)
             } else {
-                try await host.provisioner.createImage(spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, access: access)
+                try await host.provisioner.createImage(
+                    spec, size: parameters.sizeBytes, features: parameters.features, dataPool: parameters.dataPool, layout: parameters.layout, access: access
+                )
             }
             try await finish(spec, uuid: uuid, poolID: poolID, location: location, parameters: parameters, access: access)
         } catch {
-            // Nothing half-made is left: the image (if any), then the reservation.
-            if let source { try? await source.remove(spec, cloner: cloner) }
-            try? await host.provisioner.removeImage(spec, access: access)
-            try? await host.provisioner.undoReservation(uuid: uuid, requestName: parameters.name, at: location, journal: host.journal, access: access)
+            // Nothing half-made is left: what this call made, then its reservation, even when
+            // the call was cancelled. An image that existed before the create is not this
+            // call's and stays. An undo that fails keeps the reservation, which leads the retry
+            // (same name, same UUID) to what is left.
+            let imageExisted: Bool
+            if case CephAccessError.imageExists? = error as? CephAccessError { imageExisted = true } else { imageExisted = false }
+            let (host, cloner, name) = (host, cloner, parameters.name)
+            _ = await Undo.run("the volume \(spec)", logger: logger) {
+                if !imageExisted {
+                    if let source { try await source.remove(spec, cloner: cloner) }
+                    try await host.provisioner.removeImage(spec, access: access)
+                }
+                try await host.provisioner.undoReservation(uuid: uuid, requestName: name, at: location, journal: host.journal, access: access)
+            }
             throw error
         }
         logger.info("created volume", metadata: ["name": "\(parameters.name)", "image": "\(spec)", "bytes": "\(parameters.sizeBytes)"])
@@ -141,7 +160,9 @@ struct VolumeProvisioner {
         context.merge(parameters.contextParameters) { $1 }
         return .with {
             $0.volumeID = id
-            $0.capacityBytes = Int64(size)
+            // At most --max-volume-size for a new volume; an existing image read back can be
+            // larger (made elsewhere), and is clamped rather than trapped on.
+            $0.capacityBytes = Int64(clamping: size)
             $0.volumeContext = context
             if let source = parameters.contentSource { $0.contentSource = source }
         }

@@ -2,7 +2,7 @@ import HostOperations
 
 /// Runs a blocking librados/librbd call (or a memory-hard key derivation) on the host layer's
 /// `BlockingExecutor`, off Swift's cooperative pool, and gives up waiting when its time limit
-/// passes or the caller is cancelled.
+/// passes. A call whose caller is cancelled before it starts is never started.
 ///
 /// librados has its own op timeouts (`rados_osd_op_timeout`, `rados_mon_op_timeout`,
 /// `client_mount_timeout`); this is the backstop for a call that ignores them. A call given

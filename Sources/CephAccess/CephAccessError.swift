@@ -23,6 +23,14 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
     case callFailed(operation: String, errno: Int32)
     /// librados or librbd could not be loaded (the dynamic linker's message).
     case libraryMissing(String)
+    /// A string breaks `CephStringRule` (a NUL, a control character, a separator in a name).
+    case invalidString(what: String, problem: String)
+    /// An image that this call was to create exists already: it is not this call's, and is
+    /// left alone.
+    case imageExists(ImageSpec)
+    /// A cephx key that is not one (base64 of 28 bytes after decoding is what `ceph auth`
+    /// makes).
+    case malformedKey(user: String, reason: String)
 
     public var description: String {
         switch self {
@@ -37,6 +45,9 @@ public enum CephAccessError: Error, Sendable, Hashable, CustomStringConvertible 
         case let .accessDenied(monitors, user, reason): return "the Ceph monitors \(monitors) refused user \(user) (wrong userKey or unknown userID?): \(reason)"
         case let .callFailed(operation, code): return "\(operation) failed: \(Self.errnoText(code))"
         case let .libraryMissing(reason): return "librados/librbd (packages librados2, librbd1) not usable: \(reason)"
+        case let .invalidString(what, problem): return "\(what) \(problem)"
+        case let .imageExists(spec): return "rbd image \(spec) exists already and was not made by this call; it is left untouched"
+        case let .malformedKey(user, reason): return "the userKey of user \(user) is not a cephx key: \(reason)"
         }
     }
 

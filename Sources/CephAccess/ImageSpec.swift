@@ -16,3 +16,13 @@ public struct ImageSpec: Sendable, Hashable, Codable, CustomStringConvertible {
         radosNamespace.isEmpty ? "\(pool)/\(image)" : "\(pool)/\(radosNamespace)/\(image)"
     }
 }
+
+extension ImageSpec {
+    /// Throws `invalidString` unless pool, namespace and image pass `CephStringRule.name`:
+    /// librbd takes them as C strings, and a NUL would cut one short.
+    public func check() throws(CephAccessError) {
+        try CephStringRule.name.check(pool, as: "pool name \(pool.debugDescription)")
+        try CephStringRule.name.check(radosNamespace, as: "RADOS namespace \(radosNamespace.debugDescription)")
+        try CephStringRule.name.check(image, as: "image name \(image.debugDescription)")
+    }
+}

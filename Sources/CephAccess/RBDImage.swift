@@ -11,6 +11,7 @@ enum RBDImage {
     static func withOpen<R>(
         _ spec: ImageSpec, in ioctx: rados_ioctx_t, readOnly: Bool, _ body: (rbd_image_t) throws(CephAccessError) -> R
     ) throws(CephAccessError) -> R {
+        try spec.check()
         var handle: rbd_image_t?
         let opened = readOnly ? rbd_open_read_only(ioctx, spec.image, &handle, nil) : rbd_open(ioctx, spec.image, &handle, nil)
         if opened == -ENOENT { throw .imageNotFound(spec) }

@@ -17,8 +17,13 @@ public enum RBDImages {
     }
 
     /// Creates a format-2 image of `size` bytes; `features` nil leaves the cluster's
-    /// `rbd_default_features`. `EEXIST` is `imageExists`.
-    public static func create(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, in ioctx: rados_ioctx_t) throws(CephAccessError) {
+    /// `rbd_default_features`. An existing image is `imageExists`: it is not
+    /// this call's, and whoever made it keeps it.
+    public static func create(
+        _ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, layout: ImageLayout = ImageLayout(), in ioctx: rados_ioctx_t
+    ) throws(CephAccessError) {
+        try spec.check()
+        if let dataPool { try CephStringRule.name.check(dataPool, as: "data pool name \(dataPool.debugDescription)") }
         var options: rbd_image_options_t?
         rbd_image_options_create(&options)
         defer { rbd_image_options_destroy(options) }
@@ -29,7 +34,13 @@ public enum RBDImages {
         if let dataPool, !dataPool.isEmpty {
             _ = rbd_image_options_set_string(options, Int32(RBD_IMAGE_OPTION_DATA_POOL), dataPool)
         }
+        if let order = layout.order { _ = rbd_image_options_set_uint64(options, Int32(RBD_IMAGE_OPTION_ORDER), order) }
+        if let unit = layout.stripeUnit, let count = layout.stripeCount {
+            _ = rbd_image_options_set_uint64(options, Int32(RBD_IMAGE_OPTION_STRIPE_UNIT), unit)
+            _ = rbd_image_options_set_uint64(options, Int32(RBD_IMAGE_OPTION_STRIPE_COUNT), count)
+        }
         let result = rbd_create4(ioctx, spec.image, size, options)
+        if result == -EEXIST { throw .imageExists(spec) }
         guard result == 0 else { throw .callFailed(operation: "create image \(spec)", errno: -result) }
     }
 
@@ -52,6 +63,7 @@ public enum RBDImages {
     /// clones still use stays in the trash until its last clone goes; removing a clone then
     /// removes the trashed ancestors nothing needs any more.
     public static func remove(_ spec: ImageSpec, on connection: RadosConnection) throws(CephAccessError) {
+        try spec.check()
         let parent = try connection.withIOContext(pool: spec.pool, namespace: spec.radosNamespace) { ioctx throws(CephAccessError) -> ImageParent? in
             var parent: ImageParent?
             do throws(CephAccessError) {

@@ -10,6 +10,7 @@ import Glibc
 public enum RBDSnapshots {
     /// Creates snapshot `name` of the image; an existing one is fine.
     public static func create(_ spec: ImageSpec, snapshot name: String, in ioctx: rados_ioctx_t) throws(CephAccessError) {
+        try CephStringRule.name.check(name, as: "snapshot name \(name.debugDescription)")
         try RBDImage.withOpen(spec, in: ioctx, readOnly: false) { handle throws(CephAccessError) in
             let result = rbd_snap_create(handle, name)
             guard result == 0 || result == -EEXIST else { throw .callFailed(operation: "create snapshot \(spec)@\(name)", errno: -result) }
@@ -19,6 +20,7 @@ public enum RBDSnapshots {
     /// Removes snapshot `name`; a missing image or snapshot is fine. A snapshot with clones
     /// goes to the trash namespace, and librbd removes it there when its last clone goes.
     public static func remove(_ spec: ImageSpec, snapshot name: String, in ioctx: rados_ioctx_t) throws(CephAccessError) {
+        try CephStringRule.name.check(name, as: "snapshot name \(name.debugDescription)")
         do {
             try RBDImage.withOpen(spec, in: ioctx, readOnly: false) { handle throws(CephAccessError) in
                 let result = rbd_snap_remove(handle, name)
@@ -35,6 +37,10 @@ public enum RBDSnapshots {
         _ parent: ImageSpec, snapshot: String, parentIn parentIoctx: rados_ioctx_t,
         to child: ImageSpec, childIn childIoctx: rados_ioctx_t, features: [String]?, dataPool: String?
     ) throws(CephAccessError) {
+        try parent.check()
+        try child.check()
+        try CephStringRule.name.check(snapshot, as: "snapshot name \(snapshot.debugDescription)")
+        if let dataPool { try CephStringRule.name.check(dataPool, as: "data pool name \(dataPool.debugDescription)") }
         var options: rbd_image_options_t?
         rbd_image_options_create(&options)
         defer { rbd_image_options_destroy(options) }

@@ -22,6 +22,9 @@ public final class RadosConnection: @unchecked Sendable {
         guard rbdcsi_ceph_load(&loadError, loadError.count) == 0 else {
             throw .libraryMissing(String(decoding: loadError.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
+        try CephStringRule.text.check(access.credentials.userID, as: "userID")
+        try CephStringRule.text.check(access.monitorList, as: "monitor list")
+        try CephKey.check(access.credentials.key, user: access.credentials.userID)
         var handle: rados_t?
         let created = rados_create(&handle, access.credentials.userID)
         guard created == 0, let handle else { throw .callFailed(operation: "rados_create", errno: -created) }
@@ -73,6 +76,7 @@ public final class RadosConnection: @unchecked Sendable {
 
     /// The id of the pool named `name`.
     public func poolID(named name: String) throws(CephAccessError) -> Int64 {
+        try CephStringRule.name.check(name, as: "pool name \(name.debugDescription)")
         let result = rados_pool_lookup(cluster, name)
         if result == -Int64(ENOENT) { throw .poolNamedNotFound(name) }
         guard result >= 0 else { throw .callFailed(operation: "look up pool \(name)", errno: Int32(-result)) }
@@ -81,6 +85,8 @@ public final class RadosConnection: @unchecked Sendable {
 
     /// Runs `body` with an I/O context on `pool` and RADOS namespace `namespace`.
     public func withIOContext<R>(pool: String, namespace: String, _ body: (rados_ioctx_t) throws(CephAccessError) -> R) throws(CephAccessError) -> R {
+        try CephStringRule.name.check(pool, as: "pool name \(pool.debugDescription)")
+        try CephStringRule.name.check(namespace, as: "RADOS namespace \(namespace.debugDescription)")
         var ioctx: rados_ioctx_t?
         let result = rados_ioctx_create(cluster, pool, &ioctx)
         guard result == 0, let ioctx else {

@@ -54,12 +54,9 @@ public actor RadosConnectionPool {
         } catch CephAccessError.timedOut(let operation, let limit) {
             if entries[key]?.connection === connection { entries[key] = nil }
             throw CephAccessError.timedOut(operation: operation, limit: limit)
-        } catch let cancellation as CancellationError {
-            // The librados call runs on with this connection: it leaves the pool as after a
-            // timeout, so that nothing (close at shutdown) shuts it down under the call.
-            if entries[key]?.connection === connection { entries[key] = nil }
-            throw cancellation
         }
+        // A cancelled caller's call is either never started (CancellationError, the
+        // connection untouched) or waited for: no call runs on after it returns.
     }
 
     private func connection(for key: Key, access: ClusterAccess) async throws -> RadosConnection {

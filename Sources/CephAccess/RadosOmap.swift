@@ -9,16 +9,15 @@ public enum RadosOmap {
     /// The values of those `keys` that `object` holds, as text; nil when the object does not
     /// exist. Blocks (see `BlockingCall`).
     public static func values(of object: String, keys: [String], in ioctx: rados_ioctx_t) throws(CephAccessError) -> [String: String]? {
+        try CephStringRule.text.check(object, as: "RADOS object name \(object.debugDescription)")
         guard let op = rados_create_read_op() else { throw .callFailed(operation: "rados_create_read_op", errno: ENOMEM) }
         defer { rados_release_read_op(op) }
         var iterator: rados_omap_iter_t?
         var actionResult: Int32 = 0
-        // librados copies the keys when the action is added.
-        let cKeys = keys.map { strdup($0) }
-        defer { cKeys.forEach { free($0) } }
-        let lengths = keys.map { $0.utf8.count }
-        cKeys.map { UnsafePointer($0) }.withUnsafeBufferPointer { pointers in
-            rados_read_op_omap_get_vals_by_keys2(op, pointers.baseAddress, keys.count, lengths, &iterator, &actionResult)
+        // librados copies the keys, with their exact lengths, when the action is added.
+        let cKeys = CStringArray(keys)
+        cKeys.withPointers { pointers in
+            rados_read_op_omap_get_vals_by_keys2(op, pointers, cKeys.count, cKeys.lengths, &iterator, &actionResult)
         }
         let result = rados_read_op_operate(op, ioctx, object, 0)
         if result == -ENOENT { return nil }

@@ -84,31 +84,33 @@ public struct VolumeJournal: Sendable {
         try RadosOmap.values(of: entryObject(uuid), keys: entryKeys, in: ioctx)
     }
 
-    /// Reserves `requestName`: exclusive-creates the entry object (a fresh UUID, five tries on a
-    /// collision; a given `uuid` gets one), sets the directory key, then the entry's keys. A
-    /// failure after the directory key undoes it.
+    /// Reserves `requestName`: sets the directory key to a fresh UUID (five tries on a
+    /// collision; a given `uuid` gets one), then creates the entry object together with its
+    /// keys in one exclusive write. No crash can so leave an entry object that no key leads
+    /// to: a crash between the two leaves a key whose entry is missing, which the next lookup
+    /// repairs (ours and ceph-csi's alike). A failure undoes the key.
     public func reserve(
         _ requestName: String, imagePrefix: String, values: [String: String], uuid given: String?, in ioctx: rados_ioctx_t
     ) throws(CephAccessError) -> String {
-        var uuid = ""
-        for attempt in 1...(given == nil ? 5 : 1) {
-            uuid = given ?? Self.randomUUID()
-            if try RadosObjects.createExclusive(entryObject(uuid), in: ioctx) { break }
-            if attempt == (given == nil ? 5 : 1) {
-                throw .callFailed(operation: "reserve \(requestName): uuid conflicts exceeds retry threshold", errno: EEXIST)
-            }
-        }
-        do {
-            try RadosObjects.setValues([directoryKey(requestName): uuid], of: directoryObject, in: ioctx)
+        let attempts = given == nil ? 5 : 1
+        for attempt in 1...attempts {
+            let uuid = given ?? Self.randomUUID()
             var entry = values
             entry[requestNameKey] = requestName
             entry[JournalEntry.Key.imageName] = imagePrefix + uuid
-            try RadosObjects.setValues(entry, of: entryObject(uuid), in: ioctx)
-        } catch {
-            try? undo(uuid: uuid, requestName: requestName, in: ioctx)
-            throw error
+            do {
+                try RadosObjects.setValues([directoryKey(requestName): uuid], of: directoryObject, in: ioctx)
+                if try RadosObjects.createExclusive(entryObject(uuid), values: entry, in: ioctx) { return uuid }
+            } catch {
+                try? RadosObjects.removeKeys([directoryKey(requestName)], of: directoryObject, in: ioctx)
+                throw error
+            }
+            // Another reservation owns this UUID: its entry is left alone, the key moves on.
+            if attempt == attempts {
+                try? RadosObjects.removeKeys([directoryKey(requestName)], of: directoryObject, in: ioctx)
+            }
         }
-        return uuid
+        throw .callFailed(operation: "reserve \(requestName): uuid conflicts exceeds retry threshold", errno: EEXIST)
     }
 
     /// Removes a reservation: the entry object, then the directory key (missing ones are fine),

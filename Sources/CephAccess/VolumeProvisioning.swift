@@ -28,7 +28,8 @@ public protocol VolumeProvisioning: Sendable {
     ) async throws -> String
     func undoReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
     func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
-    func createImage(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, access: ClusterAccess) async throws
+    /// Creates the image; one that exists already is `imageExists` and stays as it is.
+    func createImage(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, layout: ImageLayout, access: ClusterAccess) async throws
     func growImage(_ spec: ImageSpec, to size: UInt64, access: ClusterAccess) async throws
     /// Trashes and removes the image; a missing one (or its leftover trash entry) is fine. One
     /// whose snapshots clones still use stays in the trash until its last clone is removed.
@@ -98,9 +99,9 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
         }
     }
 
-    public func createImage(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, access: ClusterAccess) async throws {
+    public func createImage(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, layout: ImageLayout, access: ClusterAccess) async throws {
         try await at(PoolLocation(pool: spec.pool, radosNamespace: spec.radosNamespace), access, "create image \(spec)") { ioctx throws(CephAccessError) in
-            try RBDImages.create(spec, size: size, features: features, dataPool: dataPool, in: ioctx)
+            try RBDImages.create(spec, size: size, features: features, dataPool: dataPool, layout: layout, in: ioctx)
         }
     }
 

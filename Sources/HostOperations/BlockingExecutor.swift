@@ -31,30 +31,85 @@ public final class BlockingExecutor: Sendable {
     }
 
     /// Runs `body` on one of the executor's threads and returns its result; throws
-    /// `BlockingTimeout` when it has not finished within `limit`, and `CancellationError`
-    /// when the calling task is cancelled (the body still runs to its end).
+    /// `BlockingTimeout` when it has not finished within `limit`.
+    ///
+    /// Cancellation: work whose caller is cancelled (or timed out) before a thread takes it is
+    /// never started, and the caller gets `CancellationError`. Work already started is waited
+    /// for (up to `limit`) even when the caller is cancelled: a librbd call cannot be stopped,
+    /// and a caller that went on at once would undo its effects before they land (a snapshot
+    /// removed before its create had finished, then created anyway).
     public func run<R: Sendable>(
         _ operation: String, limit: Duration, _ body: @escaping @Sendable () throws -> R
     ) async throws -> R {
-        let slot = Mutex<CheckedContinuation<R, any Error>?>(nil)
-        @Sendable func finish(_ result: Result<R, any Error>) {
-            slot.withLock { $0.take() }?.resume(with: result)
-        }
+        let state = Mutex<CallState<R>>(.idle)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
-                slot.withLock { $0 = continuation }
+                let cancelledEarly = state.withLock { state -> Bool in
+                    guard case .idle = state else { return true }
+                    state = .queued(continuation)
+                    return false
+                }
+                if cancelledEarly { return continuation.resume(throwing: CancellationError()) }
                 // Armed before the work is queued, so that the work's disarm always finds it.
                 let timeout = deadlines.arm(after: limit) {
-                    finish(.failure(BlockingTimeout(operation: operation, limit: limit)))
+                    state.withLock { $0.finish() }?.resume(throwing: BlockingTimeout(operation: operation, limit: limit))
                 }
                 submit { [deadlines] in
+                    guard state.withLock({ $0.start() }) else {
+                        deadlines.disarm(timeout)
+                        return
+                    }
                     let result = Result { try body() }
                     deadlines.disarm(timeout)
-                    finish(result)
+                    state.withLock { $0.finish() }?.resume(with: result)
                 }
             }
         } onCancel: {
-            finish(.failure(CancellationError()))
+            state.withLock { $0.cancel() }?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Where one `run` call is: the continuation is resumed exactly once, by whichever of the
+    /// work, the time limit and a cancellation before the start comes first.
+    private enum CallState<R: Sendable> {
+        /// Not yet queued (a cancellation now means it never will be).
+        case idle
+        case queued(CheckedContinuation<R, any Error>)
+        case running(CheckedContinuation<R, any Error>)
+        case cancelledBeforeQueued
+        case finished
+
+        /// A thread takes the work: whether it should run.
+        mutating func start() -> Bool {
+            guard case .queued(let continuation) = self else { return false }
+            self = .running(continuation)
+            return true
+        }
+
+        /// The continuation to resume with the result or a timeout, once.
+        mutating func finish() -> CheckedContinuation<R, any Error>? {
+            switch self {
+            case .queued(let continuation), .running(let continuation):
+                self = .finished
+                return continuation
+            case .idle, .cancelledBeforeQueued, .finished:
+                return nil
+            }
+        }
+
+        /// The caller was cancelled: the continuation to resume with `CancellationError` when
+        /// the work has not started (it then never does).
+        mutating func cancel() -> CheckedContinuation<R, any Error>? {
+            switch self {
+            case .idle:
+                self = .cancelledBeforeQueued
+                return nil
+            case .queued(let continuation):
+                self = .finished
+                return continuation
+            case .running, .cancelledBeforeQueued, .finished:
+                return nil
+            }
         }
     }
 

@@ -11,11 +11,33 @@ public struct ConnectionLimits: Sendable {
     /// A connection with no RPC for this long is closed (clients reconnect on their next call);
     /// one that never sends a byte, too.
     public var idleTimeout: Duration
+    /// Request bytes one connection may hold for calls that have not started (two whole
+    /// messages at the largest, by default). A request past it is RESOURCE_EXHAUSTED.
+    public var maxBufferedBytesPerConnection: Int
+    /// The same across all connections: the most memory unfinished requests can take.
+    public var maxBufferedBytes: Int
+    /// How long a request's message may take to arrive once its headers have.
+    public var requestBodyTimeout: Duration
+    /// A connection that starts no call for this long and runs none is closed: it holds only
+    /// unfinished requests, or has sent none at all. So clients that never finish a request
+    /// cannot keep every connection slot, and a new client waits about this long at most.
+    public var stalledConnectionTimeout: Duration
+    /// HTTP/2 streams one connection may have open at once.
+    public var maxConcurrentStreams: Int
 
-    public init(maxRequestBytes: Int = 4 << 20, maxConnections: Int = 64, idleTimeout: Duration = .seconds(300)) {
+    public init(
+        maxRequestBytes: Int = 4 << 20, maxConnections: Int = 64, idleTimeout: Duration = .seconds(300),
+        maxBufferedBytesPerConnection: Int? = nil, maxBufferedBytes: Int = 64 << 20,
+        requestBodyTimeout: Duration = .seconds(30), stalledConnectionTimeout: Duration = .seconds(60), maxConcurrentStreams: Int = 256
+    ) {
         self.maxRequestBytes = maxRequestBytes
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.maxBufferedBytesPerConnection = maxBufferedBytesPerConnection ?? 2 * (maxRequestBytes + 5)
+        self.maxBufferedBytes = maxBufferedBytes
+        self.requestBodyTimeout = requestBodyTimeout
+        self.stalledConnectionTimeout = stalledConnectionTimeout
+        self.maxConcurrentStreams = maxConcurrentStreams
     }
 
     /// The connections admitted and still open: counted for `maxConnections`, and asked to
@@ -92,5 +114,34 @@ final class SilentConnectionCloser: ChannelInboundHandler, RemovableChannelHandl
             spoke = true
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
+    }
+}
+
+/// The request bytes all connections of one server hold for calls that have not started,
+/// against `ConnectionLimits.maxBufferedBytes`. Shared by the connections' event loops.
+final class RequestBudget: Sendable {
+    let limit: Int
+    private let used = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Bytes counted now.
+    var inUse: Int { used.load(ordering: .relaxed) }
+
+    /// Counts `count` bytes; false, with nothing counted, when that would pass the limit.
+    func reserve(_ count: Int) -> Bool {
+        var current = used.load(ordering: .relaxed)
+        while true {
+            guard current + count <= limit else { return false }
+            let (exchanged, original) = used.compareExchange(expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func release(_ count: Int) {
+        used.subtract(count, ordering: .relaxed)
     }
 }

@@ -14,15 +14,30 @@ import NIOHTTP2
 /// unary-only methods do not need.
 ///
 /// A message over `maxRequestBytes` is answered RESOURCE_EXHAUSTED as soon as its prefix arrives,
-/// before the rest of it is buffered. A call ends early when its `grpc-timeout` passes
-/// (DEADLINE_EXCEEDED) or the client resets its stream or goes away (its task is cancelled).
+/// before the rest of it is buffered. Request bytes buffered before their calls run are bounded
+/// per connection and across all of them (`RequestBudget`); a request that would go over is
+/// answered RESOURCE_EXHAUSTED and its bytes dropped. A request whose message has not arrived
+/// within `requestBodyTimeout` is answered DEADLINE_EXCEEDED; a connection that has started no
+/// call for `stalledConnectionTimeout` and runs none is closed, so that clients that never
+/// finish a request cannot keep the connection slots. A call ends early when its
+/// `grpc-timeout` passes (DEADLINE_EXCEEDED) or the client resets its stream or goes away (its
+/// task is cancelled).
 final class GRPCUnaryHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
     private let methods: GRPCMethodTable
-    private let maxRequestBytes: Int
+    private let limits: ConnectionLimits
+    private let budget: RequestBudget
     private let localPeer: String
+    private var maxRequestBytes: Int { limits.maxRequestBytes }
+    /// Request bytes this connection holds for calls that have not started.
+    private var buffered = 0
+    /// When this connection last started a call (or opened).
+    private var lastStart = NIODeadline.now()
+    private var stallCheck: RepeatedTask?
+    /// The event loop's clock (a test's loop runs on its own time).
+    private var loopNow: () -> NIODeadline = { .now() }
 
     /// A call whose response has not been written yet.
     private struct Call {
@@ -32,6 +47,10 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
         var body: ByteBuffer?
         var task: Task<Void, Never>?
         var deadline: Scheduled<Void>?
+        /// Fires when the request message takes longer than `requestBodyTimeout`.
+        var bodyTimer: Scheduled<Void>?
+        /// The bytes of `body` counted against this connection and the budget.
+        var reserved = 0
     }
 
     private var calls: [HTTP2StreamID: Call] = [:]
@@ -46,14 +65,35 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     /// reopened to this once half of it is used, as NIOHTTP2's own window manager does.
     static let connectionWindow = 65_535
 
-    init(methods: GRPCMethodTable, maxRequestBytes: Int, localPeer: String) {
+    init(methods: GRPCMethodTable, limits: ConnectionLimits, budget: RequestBudget, localPeer: String) {
         self.methods = methods
-        self.maxRequestBytes = maxRequestBytes
+        self.limits = limits
+        self.budget = budget
         self.localPeer = localPeer
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         executor = EventLoopTaskExecutor(context.eventLoop)
+        loopNow = { [loop = context.eventLoop] in loop.now }
+        lastStart = loopNow()
+        let stalled = TimeAmount(limits.stalledConnectionTimeout)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let channel = context.channel
+        stallCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: stalled, delay: .nanoseconds(stalled.nanoseconds / 4)) { _ in
+            if handler.value.isStalled(after: stalled) { channel.close(promise: nil) }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stallCheck?.cancel()
+        for id in Array(calls.keys) { abandon(id) }
+    }
+
+    /// Started no call for `timeout` and runs none: only unfinished requests, or nothing at
+    /// all since it opened.
+    private func isStalled(after timeout: TimeAmount) -> Bool {
+        guard loopNow() - lastStart >= timeout else { return false }
+        return !calls.values.contains { $0.task != nil }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,7 +109,12 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
             if headers.endStream { dispatch(id, context: context) }
         case .data(let payload):
             guard case .byteBuffer(var bytes) = payload.data else { break }
-            guard calls[id] != nil else { break }
+            guard calls[id] != nil, calls[id]!.task == nil else { break }
+            guard reserve(bytes.readableBytes, for: id) else {
+                let message = "request bytes waiting on this connection (\(limits.maxBufferedBytesPerConnection) at most) or on all (\(budget.limit)) would exceed their bound"
+                reject(id, RPCError(code: .resourceExhausted, message: message), clientEnded: payload.endStream, context: context)
+                break
+            }
             if calls[id]!.body == nil {
                 calls[id]!.body = bytes
             } else {
@@ -122,11 +167,12 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, clientEnded: Bool, context: ChannelHandlerContext) {
         let path = headers.first(name: ":path") ?? ""
         calls[id] = Call(method: methods.method(atPath: path[...]), path: path)
+        // grpc-swift's rule: these two exactly, else HTTP 415 and no gRPC status.
+        guard let type = headers.first(name: "content-type"), type == "application/grpc" || type == "application/grpc+proto" else {
+            return reject(id, status: "415", clientEnded: clientEnded, context: context)
+        }
         guard headers.first(name: ":method") == "POST" else {
             return reject(id, RPCError(code: .unimplemented, message: "gRPC calls are POST requests"), clientEnded: clientEnded, context: context)
-        }
-        guard let type = headers.first(name: "content-type"), type.hasPrefix("application/grpc") else {
-            return reject(id, RPCError(code: .internalError, message: "content-type must be application/grpc"), clientEnded: clientEnded, context: context)
         }
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
             return reject(id, RPCError(code: .unimplemented, message: "compression \(encoding) is not supported"), clientEnded: clientEnded, context: context)
@@ -137,6 +183,32 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
             }
             calls[id]!.timeout = timeout
         }
+        if !clientEnded {
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let limit = limits.requestBodyTimeout
+            calls[id]!.bodyTimer = context.eventLoop.scheduleTask(in: TimeAmount(limit)) {
+                guard let call = handler.value.calls[id], call.task == nil else { return }
+                let error = RPCError(code: .deadlineExceeded, message: "the request message did not arrive within \(limit)")
+                handler.value.reject(id, error, clientEnded: false, context: boundContext.value)
+            }
+        }
+    }
+
+    /// Counts `count` more request bytes for call `id` against the connection's bound and the
+    /// shared budget; false, with nothing counted, when either would be exceeded.
+    private func reserve(_ count: Int, for id: HTTP2StreamID) -> Bool {
+        guard buffered + count <= limits.maxBufferedBytesPerConnection, budget.reserve(count) else { return false }
+        buffered += count
+        calls[id]!.reserved += count
+        return true
+    }
+
+    /// Gives back the bytes `call` had counted.
+    private func release(_ call: Call) {
+        guard call.reserved > 0 else { return }
+        buffered -= call.reserved
+        budget.release(call.reserved)
     }
 
     /// Whether the call's message so far is within limits; answers it when it is not.
@@ -170,6 +242,11 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
         }
         body.moveReaderIndex(forwardBy: GRPCWireFormat.prefixLength)
         let request = body.readBytes(length: prefix.length) ?? []
+        release(call)
+        calls[id]!.reserved = 0
+        calls[id]!.bodyTimer?.cancel()
+        calls[id]!.bodyTimer = nil
+        lastStart = loopNow()
         let serverContext = ServerContext(
             descriptor: method.descriptor, remotePeer: "unix:", localPeer: localPeer,
             cancellation: ServerContext.RPCCancellationHandle()
@@ -208,7 +285,7 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
 
     private func respond(_ id: HTTP2StreamID, _ result: Result<[UInt8], RPCError>, context: ChannelHandlerContext) {
         guard let call = calls.removeValue(forKey: id) else { return }
-        call.deadline?.cancel()
+        forget(call)
         switch result {
         case .success(let message):
             let data = GRPCWireFormat.framed(message, allocator: context.channel.allocator)
@@ -227,6 +304,29 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     private func reject(_ id: HTTP2StreamID, _ error: RPCError, clientEnded: Bool, context: ChannelHandlerContext) {
         guard calls[id] != nil else { return }
         respond(id, .failure(error), context: context)
+        stopRequest(id, clientEnded: clientEnded, context: context)
+    }
+
+    /// Answers a request that is not gRPC at all with a bare HTTP status (415 for another
+    /// content-type, as grpc-swift's server answers).
+    private func reject(_ id: HTTP2StreamID, status: String, clientEnded: Bool, context: ChannelHandlerContext) {
+        guard let call = calls.removeValue(forKey: id) else { return }
+        forget(call)
+        let headers: HPACKHeaders = [":status": status]
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
+        flush(context)
+        stopRequest(id, clientEnded: clientEnded, context: context)
+    }
+
+    /// Cancels a call's timers and gives back its buffered bytes.
+    private func forget(_ call: Call) {
+        call.deadline?.cancel()
+        call.bodyTimer?.cancel()
+        release(call)
+    }
+
+    /// RST_STREAM(NO_ERROR) after the answer, when the client is still sending.
+    private func stopRequest(_ id: HTTP2StreamID, clientEnded: Bool, context: ChannelHandlerContext) {
         if !clientEnded {
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
             flush(context)
@@ -236,7 +336,7 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     /// Forgets a call whose stream is gone; its task, if running, is cancelled.
     private func abandon(_ id: HTTP2StreamID) {
         guard let call = calls.removeValue(forKey: id) else { return }
-        call.deadline?.cancel()
+        forget(call)
         call.task?.cancel()
     }
 

@@ -42,13 +42,18 @@ public final class PluginMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         self.sources = sources
-        liveness = registry.makeGauge(name: "csi_liveness", help: "Liveness Probe")
+        liveness = registry.makeGauge(descriptor: Self.descriptor("csi_liveness", help: "Liveness Probe"))
         staged = Dictionary(
             uniqueKeysWithValues: (sources?.census == nil ? [] : StagedVolumeCensus.mounterNames).map { mounter in
-                (mounter, registry.makeGauge(name: "rbdcsi_volumes_staged", labels: [("mounter", mounter)], help: "Volumes staged on this node, by mounter"))
+                (mounter, registry.makeGauge(descriptor: Self.descriptor("rbdcsi_volumes_staged", help: "Volumes staged on this node, by mounter"), labels: [("mounter", mounter)]))
             }
         )
-        registry.makeGauge(name: "rbdcsi_build_info", labels: [("version", version)], help: "The plugin's version").set(to: 1.0)
+        registry.makeGauge(descriptor: Self.descriptor("rbdcsi_build_info", help: "The plugin's version"), labels: [("version", version)]).set(to: 1.0)
+    }
+
+    /// A gauge's name as it is exposed (no unit suffix), with its help text.
+    private static func descriptor(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     /// Makes this registry the backend of swift-metrics for the whole process (once per process).

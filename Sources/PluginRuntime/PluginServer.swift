@@ -24,6 +24,7 @@ public struct PluginServer: Service {
     public let logger: Logger
     public let limits: ConnectionLimits
     private let connections: ConnectionLimits.OpenConnections
+    private let budget: RequestBudget
 
     public init(endpoint: PluginEndpoint, services: [any GRPCMethodTableRegistrable], logger: Logger, limits: ConnectionLimits = ConnectionLimits()) {
         self.endpoint = endpoint
@@ -31,7 +32,11 @@ public struct PluginServer: Service {
         self.logger = logger
         self.limits = limits
         connections = ConnectionLimits.OpenConnections(idleTimeout: limits.idleTimeout)
+        budget = RequestBudget(limit: limits.maxBufferedBytes)
     }
+
+    /// Request bytes buffered now for calls that have not started, across all connections.
+    public var bufferedRequestBytes: Int { budget.inUse }
 
     /// Client connections open now.
     public var openConnections: Int { connections.count }
@@ -40,7 +45,7 @@ public struct PluginServer: Service {
     /// only the connection's window needs reopening while a request arrives.
     static func settings(_ limits: ConnectionLimits) -> HTTP2Settings {
         [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
             HTTP2Setting(parameter: .initialWindowSize, value: min(limits.maxRequestBytes + GRPCWireFormat.prefixLength, Int(Int32.max))),
         ]
@@ -49,7 +54,7 @@ public struct PluginServer: Service {
     /// Sets up an accepted connection's pipeline, or closes it when too many are open.
     static func initialize(
         _ channel: any Channel, methods: GRPCMethodTable, limits: ConnectionLimits,
-        connections: ConnectionLimits.OpenConnections, localPeer: String
+        connections: ConnectionLimits.OpenConnections, budget: RequestBudget, localPeer: String
     ) throws {
         guard try connections.admit(channel, limit: limits.maxConnections) else { return }
         let idle = TimeAmount(limits.idleTimeout)
@@ -62,7 +67,7 @@ public struct PluginServer: Service {
         try channel.pipeline.syncOperations.addHandlers([
             NIOHTTP2Handler(mode: .server, initialSettings: settings(limits)),
             management,
-            GRPCUnaryHandler(methods: methods, maxRequestBytes: limits.maxRequestBytes, localPeer: localPeer),
+            GRPCUnaryHandler(methods: methods, limits: limits, budget: budget, localPeer: localPeer),
         ])
     }
 
@@ -81,12 +86,12 @@ public struct PluginServer: Service {
             unlink(path)
             withExtendedLifetime(lock) {}
         }
-        let (methods, limits, connections) = (self.methods, self.limits, self.connections)
+        let (methods, limits, connections, budget) = (self.methods, self.limits, self.connections, self.budget)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.initialize(channel, methods: methods, limits: limits, connections: connections, localPeer: "unix:\(path)")
+                    try Self.initialize(channel, methods: methods, limits: limits, connections: connections, budget: budget, localPeer: "unix:\(path)")
                 }
             }
             .bind(unixDomainSocketPath: path)

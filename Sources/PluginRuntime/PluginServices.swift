@@ -23,6 +23,8 @@ public enum PluginServices {
         public var inUseWait: InUseWait
         /// Clone-depth and snapshot-count limits of the controller.
         public var cloneLimits: CloneLimits
+        /// The largest volume the controller makes (`--max-volume-size`).
+        public var maxVolumeBytes: UInt64 = ControllerHost.defaultMaxVolumeBytes
         /// The node's read affinity (its labels and `--crush-location-labels`).
         public var readAffinity: ReadAffinity
         /// ceph-csi's KMS ConfigMap (`KMS_CONFIGMAP_NAME` in `POD_NAMESPACE`), read through
@@ -94,7 +96,8 @@ public enum PluginServices {
         ) : nil
         let controller = configuration.info.servesController ? ControllerHost(
             clusters: clusters, provisioner: RadosVolumeProvisioner(connections: connections), metadata: metadata,
-            journal: VolumeJournal(instanceID: configuration.instanceID), kmsConfig: kmsConfig, cloneLimits: configuration.cloneLimits
+            journal: VolumeJournal(instanceID: configuration.instanceID), kmsConfig: kmsConfig, cloneLimits: configuration.cloneLimits,
+            maxVolumeBytes: configuration.maxVolumeBytes
         ) : nil
         let metrics = PluginMetrics.Sources(
             readiness: readiness(servesNode: node != nil),

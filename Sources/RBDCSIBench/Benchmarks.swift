@@ -100,7 +100,7 @@ struct Benchmarks {
         let source = try await create("bench-snap-source")
         let (stageSource, unstageSource) = try staging(source, "bench-snap-source")
         _ = try await node.nodeStageVolume(stageSource)
-        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: { FileManager.default.createFile(atPath: $0, contents: nil); return $0 }("\(stageSource.stagingTargetPath)/\(source.volumeID)/data")))
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: { _ = FileManager.default.createFile(atPath: $0, contents: nil); return $0 }("\(stageSource.stagingTargetPath)/\(source.volumeID)/data")))
         let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         for _ in 0..<100 { try file.write(contentsOf: chunk) }
         try file.synchronize()

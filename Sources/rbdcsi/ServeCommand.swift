@@ -64,6 +64,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "ceph-csi's early-flatten threshold (at most --maxsnapshotsonimage; default 250): accepted and range-checked; clones are not flattened early yet.")
     var minsnapshotsonimage: Int = 250
 
+    @Option(name: .customLong("max-volume-size"), help: "The largest volume the controller creates or expands to, in bytes or with a binary suffix (Ki to Ei); larger requests are OUT_OF_RANGE. Default 1Pi.")
+    var maxVolumeSize: String = "1Pi"
+
     @Option(help: "Comma-separated node labels for topology, each LABEL or LABEL=VALUE.")
     var domainlabels: String = ""
 
@@ -204,19 +207,26 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
         let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
-        let composition = PluginServices.compose(
-            .init(
-                info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
-                kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
-                readAffinity: ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil),
-                kmsConfigMap: kmsConfigMap(kubernetes, logger: logger), kubernetes: kubernetes
-            ),
-            logger: logger
+        var configuration = PluginServices.Configuration(
+            info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
+            kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
+            readAffinity: ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil),
+            kmsConfigMap: kmsConfigMap(kubernetes, logger: logger), kubernetes: kubernetes
         )
+        configuration.maxVolumeBytes = try Self.byteCount(maxVolumeSize, flag: "--max-volume-size")
+        let composition = PluginServices.compose(configuration, logger: logger)
         if let kubernetes, let node = composition.node {
             await StartupHealing(nodeID: nodeid, driverName: drivername, stagingRoot: stagingpath).run(node: node, client: kubernetes, logger: logger)
         }
         return composition
+    }
+
+    /// A size flag's bytes (`ByteCountFlag`), or the flag error naming it.
+    static func byteCount(_ text: String, flag: String) throws -> UInt64 {
+        guard let bytes = ByteCountFlag.parse(text) else {
+            throw PluginRuntimeError.badFlag("\(flag) \(text): not a size (bytes, or a number with Ki, Mi, Gi, Ti, Pi or Ei) from 1 byte to \(ByteCountFlag.maximum)")
+        }
+        return bytes
     }
 
     private func serve(logger: Logger) async throws {
@@ -234,6 +244,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("\(error)")
         }
+        _ = try Self.byteCount(maxVolumeSize, flag: "--max-volume-size")
         var fileLabels: [String: String]?
         if let nodeLabelsFile {
             guard let text = try? String(contentsOfFile: nodeLabelsFile, encoding: .utf8) else {

@@ -18,8 +18,14 @@ import Testing
 
     /// A channel with the handler over `methods`, limited to `maxRequestBytes` per message.
     static func channel(_ methods: GRPCMethodTable, maxRequestBytes: Int = 1024) async throws -> NIOAsyncTestingChannel {
-        try await NIOAsyncTestingChannel { channel in
-            try channel.pipeline.syncOperations.addHandler(GRPCUnaryHandler(methods: methods, maxRequestBytes: maxRequestBytes, localPeer: "unix:/test"))
+        try await channel(methods, limits: ConnectionLimits(maxRequestBytes: maxRequestBytes))
+    }
+
+    /// A channel with the handler over `methods` under `limits`, sharing `budget`.
+    static func channel(_ methods: GRPCMethodTable, limits: ConnectionLimits, budget: RequestBudget? = nil) async throws -> NIOAsyncTestingChannel {
+        let budget = budget ?? RequestBudget(limit: limits.maxBufferedBytes)
+        return try await NIOAsyncTestingChannel { channel in
+            try channel.pipeline.syncOperations.addHandler(GRPCUnaryHandler(methods: methods, limits: limits, budget: budget, localPeer: "unix:/test"))
         }
     }
 
@@ -33,13 +39,13 @@ import Testing
         return table
     }
 
-    static func headers(path: String = probePath, timeout: String? = nil, endStream: Bool = false) -> HTTP2Frame {
+    static func headers(path: String = probePath, timeout: String? = nil, endStream: Bool = false, stream: HTTP2StreamID = stream) -> HTTP2Frame {
         var headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, "content-type": "application/grpc", "te": "trailers"]
         if let timeout { headers.add(name: "grpc-timeout", value: timeout) }
         return HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: endStream)))
     }
 
-    static func data(_ bytes: [UInt8], endStream: Bool = true) -> HTTP2Frame {
+    static func data(_ bytes: [UInt8], endStream: Bool = true, stream: HTTP2StreamID = stream) -> HTTP2Frame {
         HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(ByteBuffer(bytes: bytes)), endStream: endStream)))
     }
 
@@ -115,7 +121,6 @@ import Testing
     /// Requests that are not a unary gRPC call this server can run, and their codes.
     static let badRequests: [(name: String, headers: HPACKHeaders, body: [UInt8]?, code: RPCError.Code)] = [
         ("GET", [":method": "GET", ":path": probePath, "content-type": "application/grpc"], nil, .unimplemented),
-        ("not gRPC", [":method": "POST", ":path": probePath, "content-type": "application/json"], nil, .internalError),
         ("gzip", [":method": "POST", ":path": probePath, "content-type": "application/grpc", "grpc-encoding": "gzip"], nil, .unimplemented),
         ("bad timeout", [":method": "POST", ":path": probePath, "content-type": "application/grpc", "grpc-timeout": "5 seconds"], nil, .internalError),
         ("compressed flag", [":method": "POST", ":path": probePath, "content-type": "application/grpc"], [1, 0, 0, 0, 0], .internalError),
@@ -196,10 +201,10 @@ import Testing
         let channel = try await Self.channel(Self.probeTable())
         // NIOHTTP2 reports the window after each DATA frame, also one of a reset stream it
         // dropped: the window is reopened from its reports, not from the frames passed on.
-        try await channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 40_000, outboundWindowSize: 65_535))
-        try await channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: 100, outboundWindowSize: 65_535))
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 40_000, outboundWindowSize: 65_535))
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: 100, outboundWindowSize: 65_535))
         #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
-        try await channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 30_000, outboundWindowSize: 65_535))
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 30_000, outboundWindowSize: 65_535))
         let update = try await channel.waitForOutboundWrite(as: HTTP2Frame.self)
         guard case .windowUpdate(let increment) = update.payload else {
             Issue.record("expected WINDOW_UPDATE, got \(update)")

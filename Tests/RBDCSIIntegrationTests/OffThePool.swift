@@ -14,7 +14,7 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 extension Process {
     /// Waits for the child to exit without holding a cooperative thread.
     func exited() async {
-        nonisolated(unsafe) let process = self
+        let process = self
         await offThePool { process.waitUntilExit() }
     }
 }

@@ -90,7 +90,7 @@ struct SnapshotE2ETests {
     }
 
     static func write(_ data: Data, to path: String) throws {
-        let handle = try #require(FileHandle(forWritingAtPath: path) ?? { FileManager.default.createFile(atPath: path, contents: nil); return FileHandle(forWritingAtPath: path) }())
+        let handle = try #require(FileHandle(forWritingAtPath: path) ?? { _ = FileManager.default.createFile(atPath: path, contents: nil); return FileHandle(forWritingAtPath: path) }())
         try handle.truncate(atOffset: 0)
         try handle.write(contentsOf: data)
         try handle.synchronize()

@@ -1,0 +1,23 @@
+import Logging
+
+/// Undoing what a call made, whatever became of the call.
+///
+/// A call is cancelled when its client's deadline passes or the client goes away, and a
+/// cancelled task's blocking Ceph calls are never started (`BlockingExecutor`): an undo run
+/// in it would silently do nothing and leave a snapshot on a source, or an image, that no
+/// record leads to. So the steps run in a task of their own, which the caller's cancellation
+/// does not reach, and which the caller waits for.
+enum Undo {
+    /// Runs `steps` to completion (each bounded by its own time limit); whether all of them
+    /// succeeded. A failure is logged: the caller then keeps its record (the journal
+    /// reservation), so that the retry finds what is left and removes it.
+    static func run(_ what: String, logger: Logger, _ steps: @escaping @Sendable () async throws -> Void) async -> Bool {
+        do {
+            try await Task { try await steps() }.value
+            return true
+        } catch {
+            logger.warning("could not undo \(what); the reservation is kept for the retry to finish it", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}

@@ -40,7 +40,8 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // Tiny C shims for Linux system calls Swift cannot call directly (pidfd_open, closefrom).
+        // Tiny C shims for Linux system calls Swift cannot call directly (pidfd_open, the vfork
+        // spawn with close_range and its fallback for kernels before 5.9).
         .target(name: "CSystemShims"),
         // librados and librbd from Debian's librados-dev and librbd-dev (no pkg-config files):
         // the headers' types and declarations; the functions come from CCephLoader, which

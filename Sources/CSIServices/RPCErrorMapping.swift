@@ -42,6 +42,8 @@ extension RPCError {
         case .imageExists: return .internalError
         case .timedOut, .callFailed(_, ETIMEDOUT): return .deadlineExceeded
         case .unreachable: return .unavailable
+        // An image still watched (a client that died keeps its watch for 30 s): retry later.
+        case .callFailed(_, EBUSY): return .unavailable
         case .accessDenied, .callFailed(_, EACCES), .callFailed(_, EPERM): return .permissionDenied
         case .badConfig, .callFailed, .libraryMissing: return .internalError
         }

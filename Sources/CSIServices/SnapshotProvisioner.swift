@@ -94,6 +94,10 @@ struct SnapshotProvisioner {
             // A flatten still running: the snapshot is whole and kept; the retry finds it.
             throw error
         } catch {
+            if Undo.leavesWorkRunning(error) {
+                logger.warning("a step did not finish in time; the reservation is kept for the retry", metadata: ["image": "\(spec)", "error": "\(error)"])
+                throw error
+            }
             // As for volumes: undone even when the call was cancelled; the reservation goes
             // last, and only when everything it leads to is gone.
             let (host, name) = (host, request.name)

@@ -1,3 +1,5 @@
+import CephAccess
+import HostOperations
 import Logging
 
 /// Undoing what a call made, whatever became of the call.
@@ -8,6 +10,15 @@ import Logging
 /// record leads to. So the steps run in a task of their own, which the caller's cancellation
 /// does not reach, and which the caller waits for.
 enum Undo {
+    /// Whether `error` leaves a librbd call running: a call past its time limit goes on in
+    /// its thread (a snapshot create waiting for a dead client's watch to acknowledge, say)
+    /// and may land after any undo. Then nothing is undone and the reservation is kept: the
+    /// retry, with the same UUID, finds what landed and removes or reuses it.
+    static func leavesWorkRunning(_ error: any Error) -> Bool {
+        if case CephAccessError.timedOut? = error as? CephAccessError { return true }
+        return error is BlockingTimeout
+    }
+
     /// Runs `steps` to completion (each bounded by its own time limit); whether all of them
     /// succeeded. A failure is logged: the caller then keeps its record (the journal
     /// reservation), so that the retry finds what is left and removes it.

@@ -78,6 +78,10 @@ struct VolumeProvisioner {
             // the call was cancelled. An image that existed before the create is not this
             // call's and stays. An undo that fails keeps the reservation, which leads the retry
             // (same name, same UUID) to what is left.
+            if Undo.leavesWorkRunning(error) {
+                logger.warning("a step did not finish in time; the reservation is kept for the retry", metadata: ["image": "\(spec)", "error": "\(error)"])
+                throw error
+            }
             let imageExisted: Bool
             if case CephAccessError.imageExists? = error as? CephAccessError { imageExisted = true } else { imageExisted = false }
             let (host, cloner, name) = (host, cloner, parameters.name)
@@ -130,7 +134,9 @@ struct VolumeProvisioner {
             return nil
         }
         if let source {
-            // A clone cut short before its key copy or its growth is finished (both idempotent).
+            // A clone cut short before its transient snapshots were dropped, its key copied or
+            // its size grown: each step is idempotent.
+            try await source.dropTransientSnapshots(of: spec, cloner: cloner)
             let volumeID = try Self.volumeID(clusterID: parameters.clusterID, poolID: poolID, uuid: found.uuid)
             if source.located.encrypted {
                 try await cloner.copyEncryption(

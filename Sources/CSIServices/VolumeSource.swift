@@ -84,6 +84,18 @@ struct VolumeSource {
         try await provisioner.growImage(spec, to: parameters.sizeBytes, access: access)
     }
 
+    /// Drops the transient snapshots a volume clone into `spec` makes (`<source>@<spec>-temp`,
+    /// `<spec>-temp@<spec>`), where a clone cut short left them as ordinary snapshots: each
+    /// would pin its image, and count against `--maxsnapshotsonimage`, for good. Dropped, a
+    /// snapshot that a clone still uses moves to the trash namespace, as in a whole clone.
+    func dropTransientSnapshots(of spec: ImageSpec, cloner: ImageCloner) async throws {
+        guard !isSnapshot else { return }
+        let provisioner = cloner.host.provisioner
+        let temporary = Self.temporaryClone(of: spec)
+        try await provisioner.removeSnapshot(of: temporary, named: spec.image, access: located.access)
+        try await provisioner.removeSnapshot(of: located.spec, named: temporary.image, access: located.access)
+    }
+
     /// Removes what a clone cut short left: the image, its temporary clone and the
     /// transient snapshots.
     func remove(_ spec: ImageSpec, cloner: ImageCloner) async throws {

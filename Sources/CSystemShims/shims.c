@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +21,19 @@
 
 int rbdcsi_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Closes every descriptor from `first` up: close_range (Linux 5.9+), else one close per
+ * descriptor up to the soft limit on open files (older kernels answer ENOSYS). Both are
+ * async-signal-safe. */
+static int close_from(int first) {
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return 0;
+    if (errno != ENOSYS && errno != EINVAL) return -1;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    rlim_t last = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 1048576 ? 1048576 : limit.rlim_cur;
+    for (rlim_t fd = (rlim_t)first; fd < last; fd++) (void)close((int)fd);
+    return 0;
 }
 
 /* The child's half of rbdcsi_spawn, between vfork and exec. Only async-signal-safe calls:
@@ -45,8 +59,8 @@ static void child_exec(const char *path, char *const argv[], char *const envp[],
     if (dup2(stdin_fd, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) goto fail;
     if (secret_fd >= 0) {
         if (dup2(secret_fd, 3) < 0) goto fail;
-        if (syscall(SYS_close_range, 4, ~0U, 0) != 0) goto fail;
-    } else if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
+        if (close_from(4) != 0) goto fail;
+    } else if (close_from(3) != 0) {
         goto fail;
     }
     sigemptyset(&none);

@@ -10,7 +10,9 @@ import ServiceLifecycle
 /// Deliberately small: `GET <path>` answers the metrics, any other path 404, any other method
 /// 405. The port is on the node's network (the DaemonSet uses the host network), so a client
 /// gets at most `requestTimeout` per connection and at most `maxConnections` are served at
-/// once; more are closed at once.
+/// once. When all are taken, a new connection takes the place of the oldest one that has not
+/// sent a request yet (else it is closed at once): half-open connections, which send nothing,
+/// cannot lock scrapes out.
 public struct MetricsServer: Service {
     public var host: String
     public var port: Int
@@ -52,13 +54,13 @@ public struct MetricsServer: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 try await channel.executeThenClose { inbound in
                     for try await connection in inbound {
-                        guard await active.enter(limit: maxConnections) else {
+                        guard await active.enter(connection.channel, limit: maxConnections) else {
                             try? await connection.channel.close()
                             continue
                         }
                         group.addTask {
-                            await serve(connection)
-                            await active.leave()
+                            await serve(connection, active: active)
+                            await active.leave(connection.channel)
                         }
                     }
                 }
@@ -69,14 +71,16 @@ public struct MetricsServer: Service {
     }
 
     /// Answers the requests of one connection until it closes or `requestTimeout` passes.
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, active: ActiveConnections) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 try? await connection.executeThenClose { inbound, outbound in
                     var head: HTTPRequestHead?
                     for try await part in inbound {
                         switch part {
-                        case .head(let request): head = request
+                        case .head(let request):
+                            if head == nil { await active.spoke(connection.channel) }
+                            head = request
                         case .body: break
                         case .end:
                             guard let request = head else { return }
@@ -127,17 +131,34 @@ public struct MetricsServer: Service {
     }
 }
 
-/// The connections being served, against `MetricsServer.maxConnections`.
+/// The connections being served, against `MetricsServer.maxConnections`, oldest first.
 private actor ActiveConnections {
-    private var count = 0
+    private struct Entry {
+        let channel: any Channel
+        var spoke = false
+    }
 
-    func enter(limit: Int) -> Bool {
-        guard count < limit else { return false }
-        count += 1
+    private var entries: [Entry] = []
+
+    /// Admits `channel`; at the limit, in place of the oldest connection that has sent no
+    /// request (which is closed). False when every connection has.
+    func enter(_ channel: any Channel, limit: Int) -> Bool {
+        if entries.count >= limit {
+            guard let silent = entries.firstIndex(where: { !$0.spoke }) else { return false }
+            entries.remove(at: silent).channel.close(promise: nil)
+        }
+        entries.append(Entry(channel: channel))
         return true
     }
 
-    func leave() { count -= 1 }
+    /// `channel` has sent a request: it is no longer taken for a half-open one.
+    func spoke(_ channel: any Channel) {
+        if let index = entries.firstIndex(where: { $0.channel === channel }) { entries[index].spoke = true }
+    }
+
+    func leave(_ channel: any Channel) {
+        entries.removeAll { $0.channel === channel }
+    }
 }
 
 /// The bound port, for callers (tests) that bind port 0.

@@ -6,6 +6,10 @@ import Testing
 
 @testable import PluginRuntime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -86,6 +90,47 @@ struct MetricsServerTests {
             #expect(ContinuousClock.now - start < .seconds(7))
         }
     }
+
+    /// Issue 27, item 8: 40 connections that never send a request stalled scrapes for ~9 s.
+    @Test func halfOpenConnectionsDoNotLockScrapesOut() async throws {
+        let metrics = PluginMetrics(sources: nil, version: "9.9.8")
+        let server = MetricsServer(host: "127.0.0.1", port: 0, path: "/metrics", metrics: metrics, logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var port: Int?
+            for _ in 0..<200 where port == nil {
+                port = await server.listeningPort
+                if port == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let silent = try (0..<40).map { _ in try Self.connect(port: try #require(port)) }
+            defer { silent.forEach { close($0) } }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = ContinuousClock.now
+            let (status, body, _) = try await Self.request("GET", "http://127.0.0.1:\(try #require(port))/metrics")
+            #expect(status == 200)
+            #expect(body.contains("rbdcsi_build_info"))
+            #expect(ContinuousClock.now - start < .seconds(2))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// A TCP connection to the port that sends nothing.
+    static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw TestError("connect failed: errno \(errno)") }
+        return fd
+    }
+
+    struct TestError: Error { var text: String; init(_ text: String) { self.text = text } }
 
     @Test(arguments: [
         ("60s", Duration.seconds(60)), ("3s", .seconds(3)), ("1m30s", .seconds(90)), ("250ms", .milliseconds(250)),

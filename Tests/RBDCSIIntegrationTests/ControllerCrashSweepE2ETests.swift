@@ -1,0 +1,130 @@
+import CSIProtocol
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The controller killed (SIGKILL) at many points of each call, then the call retried by a new
+/// process, then everything deleted (issue 27, items 4 and 7): images, trash entries,
+/// snapshots on sources, journal objects and keys left over are counted, and must be none.
+@Suite("Controller crash sweep against real Ceph (issue 27)", .enabled(if: CephTestCluster.isConfigured), .serialized)
+struct ControllerCrashSweepE2ETests {
+    typealias Controller = Csi_V1_Controller.Client<HTTP2ClientTransport.Posix>
+
+    /// The plugin executable serving the controller on one socket, restarted after each kill.
+    final class ControllerProcess: @unchecked Sendable {
+        let directory: String
+        var socket: String { directory + "/csi.sock" }
+        private var process: Process?
+
+        init(namespace: IsolatedNamespace) throws {
+            directory = try TestPlugin.makeDirectory()
+            try CephTestCluster.writeConfig(in: directory, extraClusters: [namespace.configEntry])
+        }
+
+        func start() async throws {
+            process = try ProcessLifecycleTests.launch([
+                "--controllerserver=true", "--endpoint=unix://\(socket)", "--statedir=\(directory)/state",
+                "--cluster-config=\(directory)/config.json", "--kms-config=\(directory)/kms.json",
+            ])
+            try await TestPlugin.waitForSocket(socket)
+        }
+
+        func kill() async {
+            guard let process else { return }
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            await process.exited()
+            self.process = nil
+        }
+
+        /// Runs `body` with a client of the running process.
+        func withClient<R: Sendable>(_ body: (Controller) async throws -> R) async throws -> R {
+            try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
+                try await body(Controller(wrapping: client))
+            }
+        }
+
+        /// Sends `call`, kills the process `delay` into it, and starts a new one.
+        func killDuring(after delay: Duration, _ call: @escaping @Sendable (Controller) async throws -> Void) async throws {
+            try await withClient { controller in
+                let running = Task { try? await call(controller) }
+                try await Task.sleep(for: delay)
+                await kill()
+                _ = await running.value
+            }
+            try await start()
+        }
+    }
+
+    static func delays(_ count: Int, upTo maximum: Int) -> [Duration] {
+        (0..<count).map { .milliseconds($0 * maximum / max(1, count - 1)) }
+    }
+
+    @Test func killedCallsAreFinishedByTheirRetryAndLeaveNothing() async throws {
+        let namespace = try await IsolatedNamespace.make()
+        let plugin = try ControllerProcess(namespace: namespace)
+        try await plugin.start()
+        let admin = ControllerE2ETests.admin
+        func create(_ name: String, bytes: Int64 = 16 << 20, from source: Csi_V1_VolumeContentSource? = nil) -> Csi_V1_CreateVolumeRequest {
+            // Without exclusive-lock: a killed process's image lock is only broken once its
+            // watch times out (30 s), which would make the sweep take an hour; that wait is
+            // librbd's, the same for ceph-csi.
+            var request = ControllerHardeningE2ETests.createRequest(name, in: namespace, bytes: bytes, parameters: ["imageFeatures": "layering"])
+            if let source { request.volumeContentSource = source }
+            return request
+        }
+        let source = try await plugin.withClient { try await $0.createVolume(create("source")).volume }
+        let sourceSnapshot = try await plugin.withClient {
+            try await $0.createSnapshot(ControllerHardeningE2ETests.snapshotRequest("source-snap", of: source.volumeID)).snapshot
+        }
+        var volumes: [String] = []
+        var snapshots: [String] = []
+
+        // CreateVolume: 30 points; the others 4 each (a killed librbd client's watch holds its
+        // images for 30 s, which the retries wait out).
+        for (index, delay) in Self.delays(30, upTo: 145).enumerated() {
+            let request = create("crash-\(index)")
+            try await plugin.killDuring(after: delay) { _ = try await $0.createVolume(request) }
+            volumes.append(try await plugin.withClient { controller in try await retried { try await controller.createVolume(request).volume.volumeID } })
+        }
+        for (index, delay) in Self.delays(4, upTo: 240).enumerated() {
+            let snapshot = ControllerHardeningE2ETests.snapshotRequest("crash-snap-\(index)", of: source.volumeID)
+            try await plugin.killDuring(after: delay) { _ = try await $0.createSnapshot(snapshot) }
+            snapshots.append(try await plugin.withClient { controller in try await retried { try await controller.createSnapshot(snapshot).snapshot.snapshotID } })
+
+            let restore = create("crash-restore-\(index)", from: .with { $0.snapshot.snapshotID = sourceSnapshot.snapshotID })
+            try await plugin.killDuring(after: delay) { _ = try await $0.createVolume(restore) }
+            volumes.append(try await plugin.withClient { controller in try await retried { try await controller.createVolume(restore).volume.volumeID } })
+
+            let clone = create("crash-clone-\(index)", from: .with { $0.volume.volumeID = source.volumeID })
+            try await plugin.killDuring(after: delay) { _ = try await $0.createVolume(clone) }
+            volumes.append(try await plugin.withClient { controller in try await retried { try await controller.createVolume(clone).volume.volumeID } })
+        }
+        // Every name has one reservation; every retry found its predecessor's.
+        #expect(try await namespace.directoryKeys().count == 1 + volumes.count)
+        #expect(try await namespace.directoryKeys("csi.snaps.default").count == 1 + snapshots.count)
+
+        for (index, id) in volumes.enumerated() {
+            let request = Csi_V1_DeleteVolumeRequest.with { $0.volumeID = id; $0.secrets = admin }
+            if index % 8 == 0 {
+                try await plugin.killDuring(after: .milliseconds(index * 3 % 120)) { _ = try await $0.deleteVolume(request) }
+            }
+            _ = try await plugin.withClient { controller in try await retried { try await controller.deleteVolume(request) } }
+        }
+        for (index, id) in (snapshots + [sourceSnapshot.snapshotID]).enumerated() {
+            let request = Csi_V1_DeleteSnapshotRequest.with { $0.snapshotID = id; $0.secrets = admin }
+            if index % 2 == 0 { try await plugin.killDuring(after: .milliseconds(index * 15)) { _ = try await $0.deleteSnapshot(request) } }
+            _ = try await plugin.withClient { controller in try await retried { try await controller.deleteSnapshot(request) } }
+        }
+        _ = try await plugin.withClient { try await $0.deleteVolume(.with { $0.volumeID = source.volumeID; $0.secrets = admin }) }
+        await plugin.kill()
+        let left = try await namespace.leftovers()
+        #expect(left == [], "left over in namespace \(namespace.name): \(left)")
+        await namespace.removeIfEmpty()
+        try? FileManager.default.removeItem(atPath: plugin.directory)
+    }
+}

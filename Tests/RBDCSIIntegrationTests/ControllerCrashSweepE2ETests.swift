@@ -35,10 +35,17 @@ struct ControllerCrashSweepE2ETests {
         }
 
         func kill() async {
-            guard let process else { return }
-            Glibc.kill(process.processIdentifier, SIGKILL)
+            await signal(SIGKILL)
+        }
+
+        /// Sends `signal` and waits for the process to exit; its exit status.
+        @discardableResult
+        func signal(_ signal: Int32) async -> Int32 {
+            guard let process else { return -1 }
+            Glibc.kill(process.processIdentifier, signal)
             await process.exited()
             self.process = nil
+            return process.terminationReason == .exit ? process.terminationStatus : -signal
         }
 
         /// Runs `body` with a client of the running process.
@@ -62,6 +69,35 @@ struct ControllerCrashSweepE2ETests {
 
     static func delays(_ count: Int, upTo maximum: Int) -> [Duration] {
         (0..<count).map { .milliseconds($0 * maximum / max(1, count - 1)) }
+    }
+
+    /// Issue 27: "in-flight calls finish on SIGTERM". A clone takes a few hundred
+    /// milliseconds; SIGTERM arrives in the middle of it.
+    @Test func sigtermLetsInFlightCallsFinish() async throws {
+        let namespace = try await IsolatedNamespace.make()
+        let plugin = try ControllerProcess(namespace: namespace)
+        try await plugin.start()
+        let source = try await plugin.withClient { try await $0.createVolume(ControllerHardeningE2ETests.createRequest("term-source", in: namespace)).volume }
+        var clone = ControllerHardeningE2ETests.createRequest("term-clone", in: namespace)
+        clone.volumeContentSource = .with { $0.volume.volumeID = source.volumeID }
+        let request = clone
+        let volume = try await plugin.withClient { controller in
+            let call = Task { try await controller.createVolume(request).volume }
+            try await Task.sleep(for: .milliseconds(30))
+            let status = await plugin.signal(SIGTERM)
+            #expect(status == 0)
+            return try await call.value
+        }
+        #expect(try await namespace.images().contains(try #require(volume.volumeContext["imageName"])))
+        try await plugin.start()
+        for id in [volume.volumeID, source.volumeID] {
+            _ = try await plugin.withClient { try await $0.deleteVolume(.with { $0.volumeID = id; $0.secrets = ControllerE2ETests.admin }) }
+        }
+        await plugin.kill()
+        let left = try await namespace.leftovers()
+        #expect(left == [], "left over in namespace \(namespace.name): \(left)")
+        await namespace.removeIfEmpty()
+        try? FileManager.default.removeItem(atPath: plugin.directory)
     }
 
     @Test func killedCallsAreFinishedByTheirRetryAndLeaveNothing() async throws {

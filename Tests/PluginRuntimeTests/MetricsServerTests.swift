@@ -63,9 +63,11 @@ struct MetricsServerTests {
         return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), http?.allHeaderFields ?? [:])
     }
 
-    @Test func serverAnswersOnlyItsPathAndStopsPromptly() async throws {
-        let metrics = PluginMetrics(sources: nil, version: "9.9.9")
-        let server = MetricsServer(host: "127.0.0.1", port: 0, path: "/custom/metrics", metrics: metrics, logger: Logger(label: "test"))
+    /// Runs a metrics server of `version` on a free port at `path` for `body`, which gets its
+    /// port and the group to shut it down with.
+    static func withServer(version: String, path: String, _ body: (Int, ServiceGroup) async throws -> Void) async throws {
+        let metrics = PluginMetrics(sources: nil, version: version)
+        let server = MetricsServer(host: "127.0.0.1", port: 0, path: path, metrics: metrics, logger: Logger(label: "test"))
         let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -74,7 +76,16 @@ struct MetricsServerTests {
                 port = await server.listeningPort
                 if port == nil { try await Task.sleep(for: .milliseconds(10)) }
             }
-            let base = "http://127.0.0.1:\(try #require(port))"
+            try await body(try #require(port), group)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func serverAnswersOnlyItsPathAndStopsPromptly() async throws {
+        var stopped: ContinuousClock.Instant?
+        try await Self.withServer(version: "9.9.9", path: "/custom/metrics") { port, _ in
+            let base = "http://127.0.0.1:\(port)"
             let (status, body, headers) = try await Self.request("GET", base + "/custom/metrics")
             #expect(status == 200)
             #expect(body.contains("rbdcsi_build_info{version=\"9.9.9\"} 1.0"))
@@ -82,37 +93,24 @@ struct MetricsServerTests {
             #expect(try await Self.request("GET", base + "/custom/metrics?x=1").0 == 200)
             #expect(try await Self.request("GET", base + "/metrics").0 == 404)
             #expect(try await Self.request("POST", base + "/custom/metrics").0 == 405)
-            // The keep-alive connection URLSession holds open does not delay the shutdown (it
-            // would hold it for the 10 s connection limit; the bound leaves room for a loaded machine).
-            let start = ContinuousClock.now
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            #expect(ContinuousClock.now - start < .seconds(7))
+            stopped = .now
         }
+        // The keep-alive connection URLSession holds open does not delay the shutdown (it
+        // would hold it for the 10 s connection limit; the bound leaves room for a loaded machine).
+        #expect(ContinuousClock.now - (try #require(stopped)) < .seconds(7))
     }
 
     /// Issue 27, item 8: 40 connections that never send a request stalled scrapes for ~9 s.
     @Test func halfOpenConnectionsDoNotLockScrapesOut() async throws {
-        let metrics = PluginMetrics(sources: nil, version: "9.9.8")
-        let server = MetricsServer(host: "127.0.0.1", port: 0, path: "/metrics", metrics: metrics, logger: Logger(label: "test"))
-        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var port: Int?
-            for _ in 0..<200 where port == nil {
-                port = await server.listeningPort
-                if port == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            let silent = try (0..<40).map { _ in try Self.connect(port: try #require(port)) }
+        try await Self.withServer(version: "9.9.8", path: "/metrics") { port, _ in
+            let silent = try (0..<40).map { _ in try Self.connect(port: port) }
             defer { silent.forEach { close($0) } }
             try await Task.sleep(for: .milliseconds(200))
             let start = ContinuousClock.now
-            let (status, body, _) = try await Self.request("GET", "http://127.0.0.1:\(try #require(port))/metrics")
+            let (status, body, _) = try await Self.request("GET", "http://127.0.0.1:\(port)/metrics")
             #expect(status == 200)
             #expect(body.contains("rbdcsi_build_info"))
             #expect(ContinuousClock.now - start < .seconds(2))
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
     }
 

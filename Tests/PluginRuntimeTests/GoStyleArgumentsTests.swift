@@ -20,3 +20,17 @@ struct GoStyleArgumentsTests {
         #expect(parsed.arguments == ["client", "-h", "identity", "info"])
     }
 }
+
+@Suite struct ByteCountFlagTests {
+    @Test func sizesParse() {
+        #expect(ByteCountFlag.parse("1Pi") == 1 << 50)
+        #expect(ByteCountFlag.parse("500Gi") == 500 << 30)
+        #expect(ByteCountFlag.parse("4096") == 4096)
+        #expect(ByteCountFlag.parse("7Ei") == 7 << 60)
+    }
+
+    @Test(arguments: ["", "0", "-1", "1P", "1.5Gi", "8Ei", "99999999999999999999", "Gi", "1 Gi"])
+    func badSizesAreRefused(text: String) {
+        #expect(ByteCountFlag.parse(text) == nil)
+    }
+}

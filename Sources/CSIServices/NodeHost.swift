@@ -8,8 +8,9 @@ public protocol ClusterLookup: Sendable {
 
 extension ClusterConfig: ClusterLookup {}
 
-/// Everything the Node service touches on the host, each behind a protocol so the RPC logic
-/// can run against fakes in unit tests.
+/// Everything the Node service touches on the host: the host operations and Ceph behind
+/// protocols, so that the RPC logic runs against fakes in unit tests, and the plugin's own
+/// device registry and health checks.
 public struct NodeHost: Sendable {
     public var mountTable: any MountTableReading
     public var mounter: any Mounting

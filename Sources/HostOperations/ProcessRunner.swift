@@ -9,14 +9,16 @@ import Glibc
 import Musl
 #endif
 
-/// Runs commands as child processes with `posix_spawn`, each in its own process group.
+/// Runs commands as child processes (vfork and exec, `rbdcsi_spawn`), each in its own process
+/// group.
 ///
 /// Every child gets `/dev/null` (or the command's bytes) as standard input, pipes for its output,
 /// no other inherited descriptor (but a secret as `/dev/fd/3` when the command has one),
 /// default signal dispositions, a hard timeout, and SIGKILL as parent-death signal: a child
 /// never outlives a plugin that was killed while waiting for it. On timeout or
-/// cancellation the whole process group is killed with `SIGKILL`. The waiting happens on a
-/// dedicated thread pool, so a slow child never blocks the server's event loops.
+/// cancellation the whole process group is killed with `SIGKILL`. Each child is waited for on a
+/// concurrent libdispatch queue (a thread per running child), never on the server's event loops
+/// or the cooperative pool.
 public struct ProcessRunner: CommandRunning {
     /// At most this many bytes of each of standard output and standard error are kept.
     public var outputLimit: Int

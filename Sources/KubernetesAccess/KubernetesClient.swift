@@ -15,7 +15,8 @@ import Foundation
 /// reads (its Node, a ConfigMap, Secrets, PersistentVolumes, VolumeAttachments), over TLS that
 /// trusts only the configured CA, with a bearer token, each request bounded by `limit`.
 ///
-/// Owns an HTTP client: call `shutdown()` when done (the plugin uses it at start-up only).
+/// Owns an HTTP client: call `shutdown()` when done (the plugin uses it at start-up, and
+/// while it serves for the KMS's Secrets and ConfigMap).
 public final class KubernetesClient: Sendable {
     public let config: KubernetesConfig
     public let limit: Duration

@@ -5,8 +5,9 @@ import HostOperations
 import KubernetesAccess
 import Logging
 
-/// The composition root: the one place where the concrete parts of the node and controller
-/// services are built (one librados connection pool for both) and the services wired.
+/// Builds the concrete parts of the node and controller services (one librados connection pool
+/// for both) and wires the services. The process's other long-lived parts (the gRPC server, the
+/// metrics server, the Kubernetes client) are set up by the command that serves.
 public enum PluginServices {
     /// Programs without which no node operation can work; Probe reports not-ready without them.
     public static let requiredTools = ["mount", "umount", "blkid"]

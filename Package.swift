@@ -99,10 +99,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Layer 1: gRPC over HTTP/2 from NIOHTTP2's frames: typed unary and server-streaming
+        // methods, limits, deadlines, cancellation; error mapping and call observation come
+        // from above. Knows nothing of CSI.
+        .target(
+            name: "GRPCTransport",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Layer 3: the plugin process: endpoint, socket lock, gRPC server and its lifecycle.
         .target(
             name: "PluginRuntime",
             dependencies: [
+                "GRPCTransport",
                 "CSystemShims",
                 "CephAccess",
                 "KubernetesAccess",
@@ -180,9 +196,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GRPCTransportTests",
+            dependencies: [
+                "GRPCTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PluginRuntimeTests",
             dependencies: [
-                "PluginRuntime", "HostOperations", "KubernetesAccess", "CSIServices", "CSIProtocol", "KubernetesTestSupport",
+                "PluginRuntime", "GRPCTransport", "HostOperations", "KubernetesAccess", "CSIServices", "CSIProtocol", "KubernetesTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -208,6 +235,7 @@ let package = Package(
             name: "RBDCSIIntegrationTests",
             dependencies: [
                 "PluginRuntime",
+                "GRPCTransport",
                 "CSIProtocol",
                 "CSIServices",
                 "HostOperations",

@@ -5,7 +5,7 @@ import Logging
 /// The CSI Node service: stage, publish, unpublish and unstage RBD volumes on this node.
 public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     public let info: PluginInfo
-    private let recorder: RPCCallRecorder
+    private let logger: Logger
     private let locks = VolumeLocks()
     private let stager: VolumeStager
     private let publisher: VolumePublisher
@@ -13,16 +13,14 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
 
     public init(info: PluginInfo, host: NodeHost, logger: Logger) {
         self.info = info
-        self.recorder = RPCCallRecorder(logger: logger)
+        self.logger = logger
         self.stager = VolumeStager(host: host, logger: logger)
         self.publisher = VolumePublisher(host: host, logger: logger)
         self.inspector = VolumeInspector(host: host, logger: logger)
     }
 
     public func nodeGetCapabilities(request: Csi_V1_NodeGetCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_NodeGetCapabilitiesResponse {
-        try await recorder.record("NodeGetCapabilities") {
-            Self.capabilities
-        }
+        Self.capabilities
     }
 
     /// Built once: NodeGetCapabilities is on kubelet's hot path.
@@ -37,77 +35,63 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     }
 
     public func nodeGetInfo(request: Csi_V1_NodeGetInfoRequest, context: ServerContext) async throws -> Csi_V1_NodeGetInfoResponse {
-        try await recorder.record("NodeGetInfo") {
-            .with {
-                $0.nodeID = info.nodeID
-                if !info.topology.isEmpty {
-                    $0.accessibleTopology = .with { $0.segments = info.topology }
-                }
+        .with {
+            $0.nodeID = info.nodeID
+            if !info.topology.isEmpty {
+                $0.accessibleTopology = .with { $0.segments = info.topology }
             }
         }
     }
 
     public func nodeStageVolume(request: Csi_V1_NodeStageVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeStageVolumeResponse {
-        try await recorder.record("NodeStageVolume", volumeID: request.volumeID) {
-            let parameters = try StageParameters(request)
-            try await locks.withLock(request.volumeID) {
-                try await stager.stage(parameters)
-            }
-            return Csi_V1_NodeStageVolumeResponse()
+        let parameters = try StageParameters(request)
+        try await locks.withLock(request.volumeID) {
+            try await stager.stage(parameters)
         }
+        return Csi_V1_NodeStageVolumeResponse()
     }
 
     public func nodeUnstageVolume(request: Csi_V1_NodeUnstageVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeUnstageVolumeResponse {
-        try await recorder.record("NodeUnstageVolume", volumeID: request.volumeID) {
-            try NodeRequestValidation.volumeID(request.volumeID)
-            try NodeRequestValidation.stagingPath(request.stagingTargetPath)
-            try await locks.withLock(request.volumeID) {
-                try await stager.unstage(volumeID: request.volumeID, stagingPath: request.stagingTargetPath)
-            }
-            return Csi_V1_NodeUnstageVolumeResponse()
+        try NodeRequestValidation.volumeID(request.volumeID)
+        try NodeRequestValidation.stagingPath(request.stagingTargetPath)
+        try await locks.withLock(request.volumeID) {
+            try await stager.unstage(volumeID: request.volumeID, stagingPath: request.stagingTargetPath)
         }
+        return Csi_V1_NodeUnstageVolumeResponse()
     }
 
     public func nodePublishVolume(request: Csi_V1_NodePublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodePublishVolumeResponse {
-        try await recorder.record("NodePublishVolume", volumeID: request.volumeID) {
-            let capability = try NodeRequestValidation.capability(request.volumeCapability, present: request.hasVolumeCapability)
-            try NodeRequestValidation.volumeID(request.volumeID)
-            try NodeRequestValidation.targetPath(request.targetPath)
-            try NodeRequestValidation.stagingPath(request.stagingTargetPath)
-            try await locks.withLock(request.volumeID) {
-                try await publisher.publish(request, capability: capability)
-            }
-            return Csi_V1_NodePublishVolumeResponse()
+        let capability = try NodeRequestValidation.capability(request.volumeCapability, present: request.hasVolumeCapability)
+        try NodeRequestValidation.volumeID(request.volumeID)
+        try NodeRequestValidation.targetPath(request.targetPath)
+        try NodeRequestValidation.stagingPath(request.stagingTargetPath)
+        try await locks.withLock(request.volumeID) {
+            try await publisher.publish(request, capability: capability)
         }
+        return Csi_V1_NodePublishVolumeResponse()
     }
 
     public func nodeUnpublishVolume(request: Csi_V1_NodeUnpublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeUnpublishVolumeResponse {
-        try await recorder.record("NodeUnpublishVolume", volumeID: request.volumeID) {
-            try NodeRequestValidation.volumeID(request.volumeID)
-            try NodeRequestValidation.targetPath(request.targetPath)
-            try await locks.withLock(request.volumeID) {
-                try await publisher.unpublish(volumeID: request.volumeID, target: request.targetPath)
-            }
-            return Csi_V1_NodeUnpublishVolumeResponse()
+        try NodeRequestValidation.volumeID(request.volumeID)
+        try NodeRequestValidation.targetPath(request.targetPath)
+        try await locks.withLock(request.volumeID) {
+            try await publisher.unpublish(volumeID: request.volumeID, target: request.targetPath)
         }
+        return Csi_V1_NodeUnpublishVolumeResponse()
     }
 
     public func nodeGetVolumeStats(request: Csi_V1_NodeGetVolumeStatsRequest, context: ServerContext) async throws -> Csi_V1_NodeGetVolumeStatsResponse {
-        try await recorder.record("NodeGetVolumeStats", volumeID: request.volumeID) {
-            try NodeRequestValidation.volumeID(request.volumeID)
-            try NodeRequestValidation.volumePath(request.volumePath)
-            return try await inspector.stats(volumeID: request.volumeID, path: request.volumePath)
-        }
+        try NodeRequestValidation.volumeID(request.volumeID)
+        try NodeRequestValidation.volumePath(request.volumePath)
+        return try await inspector.stats(volumeID: request.volumeID, path: request.volumePath)
     }
 
     public func nodeExpandVolume(request: Csi_V1_NodeExpandVolumeRequest, context: ServerContext) async throws -> Csi_V1_NodeExpandVolumeResponse {
-        try await recorder.record("NodeExpandVolume", volumeID: request.volumeID) {
-            try NodeRequestValidation.volumeID(request.volumeID)
-            try NodeRequestValidation.volumePath(request.volumePath)
-            let capacity = try await locks.withLock(request.volumeID) {
-                try await inspector.expand(volumeID: request.volumeID, path: request.volumePath)
-            }
-            return .with { $0.capacityBytes = capacity }
+        try NodeRequestValidation.volumeID(request.volumeID)
+        try NodeRequestValidation.volumePath(request.volumePath)
+        let capacity = try await locks.withLock(request.volumeID) {
+            try await inspector.expand(volumeID: request.volumeID, path: request.volumePath)
         }
+        return .with { $0.capacityBytes = capacity }
     }
 }

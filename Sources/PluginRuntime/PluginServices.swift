@@ -1,6 +1,7 @@
 import CSIServices
 import CephAccess
 import GRPCCore
+import GRPCTransport
 import HostOperations
 import KubernetesAccess
 import Logging

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Testing
 
+@testable import GRPCTransport
 @testable import PluginRuntime
 
 @Suite struct EventLoopTaskExecutorTests {

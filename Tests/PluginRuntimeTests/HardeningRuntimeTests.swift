@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 
+@testable import GRPCTransport
 @testable import PluginRuntime
 
 @Suite("Runtime hardening: log escaping, state directory, request size")

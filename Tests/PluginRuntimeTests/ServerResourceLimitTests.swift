@@ -7,13 +7,14 @@ import NIOHTTP2
 import Synchronization
 import Testing
 
+@testable import GRPCTransport
 @testable import PluginRuntime
 
 /// The server's bounds on what clients can make it hold (issue 27, items 5, 6 and 8): buffered
 /// request bytes per connection and in all, the time a request's message may take, connections
 /// that never start a call, and the exact content-type.
 @Suite struct ServerResourceLimitTests {
-    typealias Frames = GRPCUnaryHandlerTests
+    typealias Frames = GRPCConnectionHandlerTests
 
     /// The first bytes of a message of `length` bytes: its prefix and `sent - 5` bytes of it.
     static func partialMessage(length: Int, sent: Int) -> [UInt8] {

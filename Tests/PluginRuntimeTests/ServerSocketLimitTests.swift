@@ -10,6 +10,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
+@testable import GRPCTransport
 @testable import PluginRuntime
 
 /// The server's limits over a real unix socket (issue 27, items 5 and 6): clients that never

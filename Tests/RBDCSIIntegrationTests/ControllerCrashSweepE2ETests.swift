@@ -82,6 +82,9 @@ struct ControllerCrashSweepE2ETests {
         clone.volumeContentSource = .with { $0.volume.volumeID = source.volumeID }
         let request = clone
         let volume = try await plugin.withClient { controller in
+            // The connection is up before the call starts: the signal must find the call in
+            // flight, not a client still connecting (refused once the socket closes).
+            _ = try await controller.controllerGetCapabilities(Csi_V1_ControllerGetCapabilitiesRequest())
             let call = Task { try await controller.createVolume(request).volume }
             try await Task.sleep(for: .milliseconds(30))
             let status = await plugin.signal(SIGTERM)

@@ -34,6 +34,11 @@ struct IsolatedNamespace {
         }
         for line in try await CephTestCluster.rbd(["trash", "ls", "--all", poolSpec]).split(separator: "\n") {
             found.append("trash \(line)")
+            // What keeps it there: its snapshots, by name and namespace.
+            if let id = line.split(separator: " ").first {
+                let snapshots = try? await CephTestCluster.rbd(["snap", "ls", "--all", "--pool", CephTestCluster.pool, "--namespace", name, "--image-id", String(id)])
+                for snapshot in (snapshots ?? "").split(separator: "\n").dropFirst() { found.append("snapshot of trashed \(id): \(snapshot)") }
+            }
         }
         let objects = try await CephTestCluster.rados(["-p", CephTestCluster.pool, "-N", name, "ls"]).split(separator: "\n").map(String.init)
         for object in objects {

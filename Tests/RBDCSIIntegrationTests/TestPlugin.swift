@@ -2,6 +2,7 @@ import CSIServices
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import GRPCTransport
 import HostOperations
 import KubernetesAccess
 import Logging

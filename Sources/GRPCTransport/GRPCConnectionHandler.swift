@@ -1,17 +1,18 @@
 import GRPCCore
-import CSIServices
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
 
-/// Serves unary gRPC calls on one HTTP/2 connection, straight from its frames.
+/// Serves gRPC calls with one request message (unary and server-streaming) on one HTTP/2
+/// connection, straight from its frames.
 ///
-/// It sits after `NIOHTTP2Handler` (which does framing, HPACK, settings, pings and the stream
-/// states) and its connection manager (idle and graceful close). Each stream collects its one
-/// request message; when the client ends the stream, the method runs as a task and its response
-/// is written as three frames. There is no channel per stream and no async sequence per call:
-/// grpc-swift's general server made every call cost about 0.3 ms of CPU on this path, which CSI's
-/// unary-only methods do not need.
+/// It sits after `NIOHTTP2Handler` (which does framing, HPACK, settings, pings, the stream
+/// states and outbound flow control) and its connection manager (idle and graceful close). Each
+/// stream collects its one request message; when the client ends the stream, the request is
+/// decoded and the method runs as a task. A unary response is written as three frames; a
+/// stream's responses one DATA frame each, the sender waiting for each write. There is no
+/// channel per stream and no async sequence per call: grpc-swift's general server made every
+/// call cost about 0.3 ms of CPU on this path.
 ///
 /// A message over `maxRequestBytes` is answered RESOURCE_EXHAUSTED as soon as its prefix arrives,
 /// before the rest of it is buffered. Request bytes buffered before their calls run are bounded
@@ -22,25 +23,26 @@ import NIOHTTP2
 /// finish a request cannot keep the connection slots. A call ends early when its
 /// `grpc-timeout` passes (DEADLINE_EXCEEDED) or the client resets its stream or goes away (its
 /// task is cancelled).
-final class GRPCUnaryHandler: ChannelInboundHandler {
+final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
-    private let methods: GRPCMethodTable
-    private let limits: ConnectionLimits
-    private let budget: RequestBudget
-    private let localPeer: String
-    private var maxRequestBytes: Int { limits.maxRequestBytes }
+    let methods: GRPCMethodTable
+    let limits: ConnectionLimits
+    let budget: RequestBudget
+    let hooks: GRPCServerHooks
+    let localPeer: String
+    var maxRequestBytes: Int { limits.maxRequestBytes }
     /// Request bytes this connection holds for calls that have not started.
-    private var buffered = 0
+    var buffered = 0
     /// When this connection last started a call (or opened).
-    private var lastStart = NIODeadline.now()
+    var lastStart = NIODeadline.now()
     private var stallCheck: RepeatedTask?
     /// The event loop's clock (a test's loop runs on its own time).
-    private var loopNow: () -> NIODeadline = { .now() }
+    var loopNow: () -> NIODeadline = { .now() }
 
-    /// A call whose response has not been written yet.
-    private struct Call {
+    /// A call whose status has not been written yet.
+    struct Call {
         var method: GRPCMethodTable.Method?
         var path: String
         var timeout: TimeAmount?
@@ -51,24 +53,33 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
         var bodyTimer: Scheduled<Void>?
         /// The bytes of `body` counted against this connection and the budget.
         var reserved = 0
+        /// What the call log names the call by, once its request is decoded.
+        var subject = ""
+        /// When its request was complete (the start of what observers are told it took).
+        var started: ContinuousClock.Instant?
+        /// The body's `ServerContext.cancellation`, triggered when the call ends early.
+        var cancellation: ServerContext.RPCCancellationHandle?
+        /// A streaming response's opening headers are out.
+        var headersSent = false
     }
 
-    private var calls: [HTTP2StreamID: Call] = [:]
+    var calls: [HTTP2StreamID: Call] = [:]
     /// The connection's event loop as a task executor, for the methods that run on it.
-    private var executor: EventLoopTaskExecutor?
+    var executor: EventLoopTaskExecutor?
     /// The newest stream a call was opened on: a late frame of an answered call opens nothing.
     private var lastOpened = HTTP2StreamID.rootStream
-    private var needsFlush = false
-    private var reading = false
+    var needsFlush = false
+    var reading = false
 
     /// The connection's flow-control window for request bytes, HTTP/2's initial 64 KiB. It is
     /// reopened to this once half of it is used, as NIOHTTP2's own window manager does.
     static let connectionWindow = 65_535
 
-    init(methods: GRPCMethodTable, limits: ConnectionLimits, budget: RequestBudget, localPeer: String) {
+    init(methods: GRPCMethodTable, limits: ConnectionLimits, budget: RequestBudget, hooks: GRPCServerHooks = GRPCServerHooks(), localPeer: String) {
         self.methods = methods
         self.limits = limits
         self.budget = budget
+        self.hooks = hooks
         self.localPeer = localPeer
     }
 
@@ -164,7 +175,7 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
 
     // MARK: - Requests
 
-    private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, clientEnded: Bool, context: ChannelHandlerContext) {
+    func open(_ id: HTTP2StreamID, headers: HPACKHeaders, clientEnded: Bool, context: ChannelHandlerContext) {
         let path = headers.first(name: ":path") ?? ""
         calls[id] = Call(method: methods.method(atPath: path[...]), path: path)
         // grpc-swift's rule: these two exactly, else HTTP 415 and no gRPC status.
@@ -197,7 +208,7 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
 
     /// Counts `count` more request bytes for call `id` against the connection's bound and the
     /// shared budget; false, with nothing counted, when either would be exceeded.
-    private func reserve(_ count: Int, for id: HTTP2StreamID) -> Bool {
+    func reserve(_ count: Int, for id: HTTP2StreamID) -> Bool {
         guard buffered + count <= limits.maxBufferedBytesPerConnection, budget.reserve(count) else { return false }
         buffered += count
         calls[id]!.reserved += count
@@ -205,14 +216,14 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
     }
 
     /// Gives back the bytes `call` had counted.
-    private func release(_ call: Call) {
+    func release(_ call: Call) {
         guard call.reserved > 0 else { return }
         buffered -= call.reserved
         budget.release(call.reserved)
     }
 
     /// Whether the call's message so far is within limits; answers it when it is not.
-    private func checkSize(_ id: HTTP2StreamID, clientEnded: Bool, context: ChannelHandlerContext) -> Bool {
+    func checkSize(_ id: HTTP2StreamID, clientEnded: Bool, context: ChannelHandlerContext) -> Bool {
         guard let body = calls[id]?.body, let prefix = GRPCWireFormat.prefix(of: body) else { return true }
         if prefix.compressed {
             reject(id, RPCError(code: .internalError, message: "the request message is compressed without a grpc-encoding"), clientEnded: clientEnded, context: context)
@@ -228,135 +239,5 @@ final class GRPCUnaryHandler: ChannelInboundHandler {
             return false
         }
         return true
-    }
-
-    /// Runs the call once its request has ended.
-    private func dispatch(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard let call = calls[id] else { return }
-        guard let method = call.method else {
-            return reject(id, RPCError(code: .unimplemented, message: "method \(call.path) is not implemented by this plugin"), clientEnded: true, context: context)
-        }
-        guard var body = call.body, let prefix = GRPCWireFormat.prefix(of: body),
-              body.readableBytes == GRPCWireFormat.prefixLength + prefix.length else {
-            return reject(id, RPCError(code: .internalError, message: "the request ended without a complete message"), clientEnded: true, context: context)
-        }
-        body.moveReaderIndex(forwardBy: GRPCWireFormat.prefixLength)
-        let request = body.readBytes(length: prefix.length) ?? []
-        release(call)
-        calls[id]!.reserved = 0
-        calls[id]!.bodyTimer?.cancel()
-        calls[id]!.bodyTimer = nil
-        lastStart = loopNow()
-        let serverContext = ServerContext(
-            descriptor: method.descriptor, remotePeer: "unix:", localPeer: localPeer,
-            cancellation: ServerContext.RPCCancellationHandle()
-        )
-        let loop = context.eventLoop
-        let handler = NIOLoopBound(self, eventLoop: loop)
-        let boundContext = NIOLoopBound(context, eventLoop: loop)
-        let handle = method.handle
-        calls[id]!.body = nil
-        calls[id]!.task = Task(executorPreference: method.runsOnEventLoop ? executor : nil) {
-            let result: Result<[UInt8], RPCError>
-            do {
-                result = .success(try await handle(request, serverContext))
-            } catch {
-                result = .failure(RPCError(mapping: error))
-            }
-            if loop.inEventLoop {
-                handler.value.respond(id, result, context: boundContext.value)
-            } else {
-                loop.execute {
-                    handler.value.respond(id, result, context: boundContext.value)
-                }
-            }
-        }
-        if let timeout = call.timeout {
-            calls[id]!.deadline = loop.scheduleTask(in: timeout) {
-                let handler = handler.value
-                guard let task = handler.calls[id]?.task else { return }
-                task.cancel()
-                handler.respond(id, .failure(RPCError(code: .deadlineExceeded, message: "the call's deadline passed")), context: boundContext.value)
-            }
-        }
-    }
-
-    // MARK: - Responses
-
-    private func respond(_ id: HTTP2StreamID, _ result: Result<[UInt8], RPCError>, context: ChannelHandlerContext) {
-        guard let call = calls.removeValue(forKey: id) else { return }
-        forget(call)
-        switch result {
-        case .success(let message):
-            let data = GRPCWireFormat.framed(message, allocator: context.channel.allocator)
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: GRPCWireFormat.responseHeaders)))), promise: nil)
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data))))), promise: nil)
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: GRPCWireFormat.okTrailers, endStream: true)))), promise: nil)
-        case .failure(let error):
-            let headers = GRPCWireFormat.trailersOnly(error)
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
-        }
-        flush(context)
-    }
-
-    /// Answers a call that will not run, and stops the rest of its request (RFC 9113 §8.1: a
-    /// complete response, then RST_STREAM with NO_ERROR).
-    private func reject(_ id: HTTP2StreamID, _ error: RPCError, clientEnded: Bool, context: ChannelHandlerContext) {
-        guard calls[id] != nil else { return }
-        respond(id, .failure(error), context: context)
-        stopRequest(id, clientEnded: clientEnded, context: context)
-    }
-
-    /// Answers a request that is not gRPC at all with a bare HTTP status (415 for another
-    /// content-type, as grpc-swift's server answers).
-    private func reject(_ id: HTTP2StreamID, status: String, clientEnded: Bool, context: ChannelHandlerContext) {
-        guard let call = calls.removeValue(forKey: id) else { return }
-        forget(call)
-        let headers: HPACKHeaders = [":status": status]
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
-        flush(context)
-        stopRequest(id, clientEnded: clientEnded, context: context)
-    }
-
-    /// Cancels a call's timers and gives back its buffered bytes.
-    private func forget(_ call: Call) {
-        call.deadline?.cancel()
-        call.bodyTimer?.cancel()
-        release(call)
-    }
-
-    /// RST_STREAM(NO_ERROR) after the answer, when the client is still sending.
-    private func stopRequest(_ id: HTTP2StreamID, clientEnded: Bool, context: ChannelHandlerContext) {
-        if !clientEnded {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
-            flush(context)
-        }
-    }
-
-    /// Forgets a call whose stream is gone; its task, if running, is cancelled.
-    private func abandon(_ id: HTTP2StreamID) {
-        guard let call = calls.removeValue(forKey: id) else { return }
-        forget(call)
-        call.task?.cancel()
-    }
-
-    /// Reopens the connection's flow-control window once half of it is used. NIOHTTP2 reports
-    /// the window after every DATA frame, also those of streams already reset (which it drops
-    /// and never passes on): counting only the frames this handler sees would leak the window
-    /// until the connection stalled.
-    private func reopenConnectionWindow(from size: Int, context: ChannelHandlerContext) {
-        guard size <= Self.connectionWindow / 2 else { return }
-        let increment = Self.connectionWindow - size
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
-        flush(context)
-    }
-
-    /// Flushes now, or at the end of the current read burst.
-    private func flush(_ context: ChannelHandlerContext) {
-        if reading {
-            needsFlush = true
-        } else {
-            context.flush()
-        }
     }
 }

@@ -9,10 +9,11 @@ import SwiftProtobuf
 import Synchronization
 import Testing
 
+@testable import GRPCTransport
 @testable import PluginRuntime
 
 /// The server's frame-level handler, fed HTTP/2 frames as NIOHTTP2 would deliver them.
-@Suite struct GRPCUnaryHandlerTests {
+@Suite struct GRPCConnectionHandlerTests {
     static let probePath = "/csi.v1.Identity/Probe"
     static let stream = HTTP2StreamID(1)
 
@@ -25,7 +26,7 @@ import Testing
     static func channel(_ methods: GRPCMethodTable, limits: ConnectionLimits, budget: RequestBudget? = nil) async throws -> NIOAsyncTestingChannel {
         let budget = budget ?? RequestBudget(limit: limits.maxBufferedBytes)
         return try await NIOAsyncTestingChannel { channel in
-            try channel.pipeline.syncOperations.addHandler(GRPCUnaryHandler(methods: methods, limits: limits, budget: budget, localPeer: "unix:/test"))
+            try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(methods: methods, limits: limits, budget: budget, localPeer: "unix:/test"))
         }
     }
 
@@ -172,7 +173,15 @@ import Testing
 
     @Test func aPassedDeadlineAnswersAndCancelsTheCall() async throws {
         let call = StalledCall()
-        let channel = try await Self.channel(Self.probeTable(call.body))
+        let observer = RecordingObserver()
+        let limits = ConnectionLimits(maxRequestBytes: 1024)
+        let channel = try await NIOAsyncTestingChannel { channel in
+            let handler = GRPCConnectionHandler(
+                methods: Self.probeTable(call.body), limits: limits, budget: RequestBudget(limit: limits.maxBufferedBytes),
+                hooks: GRPCServerHooks(observer: observer), localPeer: "unix:/test"
+            )
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }
         try await channel.writeInbound(Self.headers(timeout: "50m"))
         try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
         await call.waitUntilStarted()
@@ -180,9 +189,11 @@ import Testing
         let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.deadlineExceeded.rawValue))
         try await call.waitUntilCancelled()
-        // The cancelled body's own answer comes too late and is not written.
+        // The cancelled body's own answer comes too late and is not written, and the observer
+        // heard what the client was told (not the CancellationError the body threw).
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await channel.readOutbound(as: HTTP2Frame.self) == nil)
+        #expect(observer.codes == [.deadlineExceeded])
     }
 
     @Test func aClientResetCancelsTheCall() async throws {
@@ -259,4 +270,13 @@ final class StalledCall: Sendable {
     func waitUntilCancelled() async throws {
         while !cancelled.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
     }
+}
+
+/// Records the status codes a server's observer is told (nil for OK).
+final class RecordingObserver: GRPCCallObserver {
+    private let recorded = Mutex<[RPCError.Code?]>([])
+    func callEnded(_ method: MethodDescriptor, subject: String, status: RPCError?, duration: Duration) {
+        recorded.withLock { $0.append(status?.code) }
+    }
+    var codes: [RPCError.Code?] { recorded.withLock { $0 } }
 }

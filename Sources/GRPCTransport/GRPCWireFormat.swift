@@ -2,7 +2,7 @@ import GRPCCore
 import NIOCore
 import NIOHPACK
 
-/// gRPC's encoding over HTTP/2 (PROTOCOL-HTTP2.md), as far as a unary server needs it: the
+/// gRPC's encoding over HTTP/2 (PROTOCOL-HTTP2.md), as far as this server needs it: the
 /// 5-byte message prefix, the `grpc-timeout` header, and the status trailers.
 enum GRPCWireFormat {
     /// The length-prefix of one message: a compressed flag, then the length, big-endian.
@@ -49,7 +49,13 @@ enum GRPCWireFormat {
     /// A response without a message: headers and status in one block ("Trailers-Only").
     static func trailersOnly(_ error: RPCError) -> HPACKHeaders {
         var headers = responseHeaders
-        headers.add(name: "grpc-status", value: String(error.code.rawValue))
+        headers.add(contentsOf: trailers(error))
+        return headers
+    }
+
+    /// The trailers that close a response with an error (after its headers and messages).
+    static func trailers(_ error: RPCError) -> HPACKHeaders {
+        var headers: HPACKHeaders = ["grpc-status": String(error.code.rawValue)]
         if !error.message.isEmpty {
             headers.add(name: "grpc-message", value: percentEncoded(error.message))
         }

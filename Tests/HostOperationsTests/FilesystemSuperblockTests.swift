@@ -7,7 +7,7 @@ import Testing
 struct FilesystemSuperblockTests {
     static func image(sizeMiB: Int, mkfs: String, _ arguments: [String]) async throws -> String {
         let path = NSTemporaryDirectory() + "rbdcsi-sb-\(UUID().uuidString.prefix(8)).img"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.truncate(atOffset: UInt64(sizeMiB) << 20)
         try handle.close()

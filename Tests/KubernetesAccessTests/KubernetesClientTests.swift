@@ -104,7 +104,7 @@ struct KubernetesClientTests {
             _ = try await client.node(named: "node-1")
             Issue.record("a server signed by another CA was trusted")
         } catch {
-            guard case .transport? = error as? KubernetesError else { throw error }
+            guard case .transport = error else { throw error }
         }
         await client.shutdown()
         #expect(server.requests.isEmpty)
@@ -120,7 +120,7 @@ struct KubernetesClientTests {
         #expect(throws: KubernetesError.notConfigured("\(directory)/ca.crt does not exist (no service account token mounted)")) {
             try KubernetesConfig.inCluster(environment: environment, serviceAccountDirectory: directory)
         }
-        for file in ["ca.crt", "token"] { FileManager.default.createFile(atPath: directory + "/" + file, contents: Data("x".utf8)) }
+        for file in ["ca.crt", "token"] { _ = FileManager.default.createFile(atPath: directory + "/" + file, contents: Data("x".utf8)) }
         let config = try KubernetesConfig.inCluster(environment: environment, serviceAccountDirectory: directory)
         #expect(config.server == "https://10.96.0.1:443")
         #expect(config.tokenFile == directory + "/token")

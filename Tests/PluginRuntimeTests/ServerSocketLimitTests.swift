@@ -1,6 +1,7 @@
 import CSIProtocol
 import CSIServices
 import Foundation
+import HostOperations
 import Logging
 import NIOCore
 import NIOHPACK
@@ -76,8 +77,8 @@ struct ServerSocketLimitTests {
         let group = ServiceGroup(services: [server], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(10)) }
-            try await Task.sleep(for: .milliseconds(50))
+            // The socket file appears at bind(2), before listen(2): wait for the listening socket.
+            for _ in 0..<500 where !UnixSocketTable.isListening(socket) { try await Task.sleep(for: .milliseconds(10)) }
             try await body(server, socket)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -95,7 +96,7 @@ struct ServerSocketLimitTests {
                 try await client.probe(stream: 1, body: [0, 0, 0, 0, 10, 1, 2], end: false)
                 holders.append(client)
             }
-            try await Task.sleep(for: .milliseconds(100))
+            for _ in 0..<200 where server.openConnections < 4 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(server.openConnections == 4)
             // A new client is refused while all slots are held, then served within about the
             // stall timeout.

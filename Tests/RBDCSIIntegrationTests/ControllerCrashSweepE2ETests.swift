@@ -152,14 +152,17 @@ struct ControllerCrashSweepE2ETests {
             if index % 8 == 0 {
                 try await plugin.killDuring(after: .milliseconds(index * 3 % 120)) { _ = try await $0.deleteVolume(request) }
             }
-            _ = try await plugin.withClient { controller in try await retried { try await controller.deleteVolume(request) } }
+            // A killed process's watch on the image lasts 30 s: until then the delete is refused
+            // as for a mapped image (FAILED_PRECONDITION), and the provisioner retries.
+            _ = try await plugin.withClient { controller in try await retried(also: [.failedPrecondition]) { try await controller.deleteVolume(request) } }
         }
         for (index, id) in (snapshots + [sourceSnapshot.snapshotID]).enumerated() {
             let request = Csi_V1_DeleteSnapshotRequest.with { $0.snapshotID = id; $0.secrets = admin }
             if index % 2 == 0 { try await plugin.killDuring(after: .milliseconds(index * 15)) { _ = try await $0.deleteSnapshot(request) } }
             _ = try await plugin.withClient { controller in try await retried { try await controller.deleteSnapshot(request) } }
         }
-        _ = try await plugin.withClient { try await $0.deleteVolume(.with { $0.volumeID = source.volumeID; $0.secrets = admin }) }
+        let deleteSource = Csi_V1_DeleteVolumeRequest.with { $0.volumeID = source.volumeID; $0.secrets = admin }
+        _ = try await plugin.withClient { controller in try await retried(also: [.failedPrecondition]) { try await controller.deleteVolume(deleteSource) } }
         await plugin.kill()
         let left = try await namespace.leftovers()
         #expect(left == [], "left over in namespace \(namespace.name): \(left)")

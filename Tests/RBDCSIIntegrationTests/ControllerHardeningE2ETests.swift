@@ -209,12 +209,12 @@ struct ControllerHardeningE2ETests {
 /// The call's result once no earlier call for the same name or id is still running (a call
 /// cut short by its client's deadline keeps its lock until it has finished: ABORTED meanwhile),
 /// retried as the external-provisioner retries, for up to two minutes.
-func retried<R: Sendable>(_ call: () async throws -> R) async throws -> R {
+func retried<R: Sendable>(also codes: [RPCError.Code] = [], _ call: () async throws -> R) async throws -> R {
     let end = ContinuousClock.now + .seconds(120)
     while ContinuousClock.now < end {
         do {
             return try await call()
-        } catch let error as RPCError where [.aborted, .deadlineExceeded, .unavailable].contains(error.code) {
+        } catch let error as RPCError where ([.aborted, .deadlineExceeded, .unavailable] + codes).contains(error.code) {
             try await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -83,21 +83,10 @@ struct TestPlugin {
     /// socket table is asked instead; a probe connection would count against the server's limits.
     static func waitForSocket(_ path: String) async throws {
         for _ in 0..<1000 {
-            if isListening(path) { return }
+            if UnixSocketTable.isListening(path) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw TestFailure("nothing listened on \(path) within 10 s")
-    }
-
-    /// Whether /proc/net/unix has a listening socket (flag __SO_ACCEPTCON) bound to `path`.
-    static func isListening(_ path: String) -> Bool {
-        // Read to the end: Foundation's reader stops after the first page of a /proc file.
-        guard let table = try? FileText.read("/proc/net/unix") else { return false }
-        // Num RefCount Protocol Flags Type St Inode Path
-        return table.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            return fields.count >= 8 && fields[7] == path && fields[3] == "00010000"
-        }
     }
 }
 

@@ -177,6 +177,10 @@ int rbd_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char 
     return RBDCSI_CEPH_FUNCTION(rbd_open)(io, name, image, snap_name);
 }
 
+int rbd_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name) {
+    return RBDCSI_CEPH_FUNCTION(rbd_open_by_id)(io, id, image, snap_name);
+}
+
 int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name) {
     return RBDCSI_CEPH_FUNCTION(rbd_open_by_id_read_only)(io, id, image, snap_name);
 }
@@ -193,6 +197,10 @@ int rbd_snap_create(rbd_image_t image, const char *snapname) {
     return RBDCSI_CEPH_FUNCTION(rbd_snap_create)(image, snapname);
 }
 
+int rbd_snap_get_namespace_type(rbd_image_t image, uint64_t snap_id, rbd_snap_namespace_type_t *namespace_type) {
+    return RBDCSI_CEPH_FUNCTION(rbd_snap_get_namespace_type)(image, snap_id, namespace_type);
+}
+
 int rbd_snap_list(rbd_image_t image, rbd_snap_info_t *snaps, int *max_snaps) {
     return RBDCSI_CEPH_FUNCTION(rbd_snap_list)(image, snaps, max_snaps);
 }
@@ -203,6 +211,10 @@ void rbd_snap_list_end(rbd_snap_info_t *snaps) {
 
 int rbd_snap_remove(rbd_image_t image, const char *snapname) {
     return RBDCSI_CEPH_FUNCTION(rbd_snap_remove)(image, snapname);
+}
+
+int rbd_snap_remove_by_id(rbd_image_t image, uint64_t snap_id) {
+    return RBDCSI_CEPH_FUNCTION(rbd_snap_remove_by_id)(image, snap_id);
 }
 
 void rbd_snap_spec_cleanup(rbd_snap_spec_t *snap) {

@@ -83,7 +83,12 @@ public enum RBDImages {
     /// (kept by clones) stays.
     public static func purgeTrash(named spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) {
         for id in try trashIDs(named: spec.image, in: ioctx) {
-            let removed = rbd_trash_remove(ioctx, id, true)
+            var removed = rbd_trash_remove(ioctx, id, true)
+            // Kept by snapshots: those in the trash namespace that no clone uses any more are
+            // a crashed client's leftovers; without them the image can go now.
+            if removed == -ENOTEMPTY, try TrashSnapshots.dropOrphans(imageID: id, in: ioctx) > 0 {
+                removed = rbd_trash_remove(ioctx, id, true)
+            }
             guard removed == 0 || removed == -ENOENT || removed == -ENOTEMPTY else {
                 throw .callFailed(operation: "remove image \(spec) from the trash", errno: -removed)
             }

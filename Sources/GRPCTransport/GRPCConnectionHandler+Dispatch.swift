@@ -30,9 +30,7 @@ extension GRPCConnectionHandler {
             return respond(id, .failure(hooks.mapError(error)), context: context)
         }
         calls[id]!.subject = prepared.subject
-        let cancellation = ServerContext.RPCCancellationHandle()
-        calls[id]!.cancellation = cancellation
-        let serverContext = ServerContext(descriptor: method.descriptor, remotePeer: "unix:", localPeer: localPeer, cancellation: cancellation)
+        let (descriptor, localPeer) = (method.descriptor, self.localPeer)
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
@@ -45,14 +43,29 @@ extension GRPCConnectionHandler {
                 loop.execute { handler.value.respond(id, result, context: boundContext.value) }
             }
         }
+        /// Runs `body` with the call's `ServerContext`, whose cancellation handle is the one
+        /// `withRPCCancellationHandler` finds (a task-local), and is triggered when the call
+        /// ends early (see `abandon` and the deadline below).
+        @Sendable func withContext(_ body: (ServerContext) async -> Void) async {
+            await withServerContextRPCCancellationHandle { cancellation in
+                if loop.inEventLoop {
+                    handler.value.calls[id]?.cancellation = cancellation
+                } else {
+                    loop.execute { handler.value.calls[id]?.cancellation = cancellation }
+                }
+                await body(ServerContext(descriptor: descriptor, remotePeer: "unix:", localPeer: localPeer, cancellation: cancellation))
+            }
+        }
         let executor = method.runsOnEventLoop ? self.executor : nil
         switch prepared.body {
         case .unary(let run):
             calls[id]!.task = Task(executorPreference: executor) {
-                do {
-                    finish(.success(try await run(serverContext)))
-                } catch {
-                    finish(.failure(mapError(error)))
+                await withContext { serverContext in
+                    do {
+                        finish(.success(try await run(serverContext)))
+                    } catch {
+                        finish(.failure(mapError(error)))
+                    }
                 }
             }
         case .serverStreaming(let run):
@@ -60,11 +73,13 @@ extension GRPCConnectionHandler {
                 try await loop.flatSubmit { handler.value.writeStreamMessage(message, on: id, context: boundContext.value) }.get()
             }
             calls[id]!.task = Task(executorPreference: executor) {
-                do {
-                    try await run(serverContext, sink)
-                    finish(.success(nil))
-                } catch {
-                    finish(.failure(mapError(error)))
+                await withContext { serverContext in
+                    do {
+                        try await run(serverContext, sink)
+                        finish(.success(nil))
+                    } catch {
+                        finish(.failure(mapError(error)))
+                    }
                 }
             }
         }

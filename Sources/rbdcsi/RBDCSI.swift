@@ -23,7 +23,6 @@ struct RBDCSI: AsyncParsableCommand {
 
     static func main() async {
         let normalized = GoStyleArguments(Array(CommandLine.arguments.dropFirst()))
-        ServeCommand.ignoredFlags = normalized.ignored
         do {
             var command = try parseAsRoot(normalized.arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

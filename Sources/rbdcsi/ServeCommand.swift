@@ -16,8 +16,10 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the CSI Identity, Node and Controller services on a unix socket (the default)."
     )
 
-    /// ceph-csi flags that were given and are ignored; set by `main` before parsing.
-    nonisolated(unsafe) static var ignoredFlags: [String] = []
+    /// The ceph-csi flags this plugin accepts and ignores, as `RBDCSI.main` dropped them from
+    /// this process's command line (the same normalization, read again: nothing is handed over
+    /// through shared state).
+    static var ignoredFlags: [String] { GoStyleArguments(Array(CommandLine.arguments.dropFirst())).ignored }
 
     @Option(help: "rbd (the plugin) or liveness (ceph-csi's liveness sidecar: Probe the --endpoint every --polltime and serve csi_liveness).")
     var type: String = "rbd"

@@ -1,4 +1,5 @@
 import CSIProtocol
+import CephAccess
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
@@ -72,7 +73,7 @@ struct ControllerCrashSweepE2ETests {
     }
 
     /// Issue 27: "in-flight calls finish on SIGTERM". A clone takes a few hundred
-    /// milliseconds; SIGTERM arrives in the middle of it.
+    /// milliseconds; SIGTERM arrives once its reservation is written, in the middle of it.
     @Test func sigtermLetsInFlightCallsFinish() async throws {
         let namespace = try await IsolatedNamespace.make()
         let plugin = try ControllerProcess(namespace: namespace)
@@ -86,7 +87,19 @@ struct ControllerCrashSweepE2ETests {
             // flight, not a client still connecting (refused once the socket closes).
             _ = try await controller.controllerGetCapabilities(Csi_V1_ControllerGetCapabilitiesRequest())
             let call = Task { try await controller.createVolume(request).volume }
-            try await Task.sleep(for: .milliseconds(30))
+            // In flight on the server: its reservation is written (the clone comes after). Read
+            // through librados, a few milliseconds a look.
+            let connections = RadosConnectionPool(limit: .seconds(10))
+            defer { Task { await connections.close() } }
+            for _ in 0..<2000 {
+                let found = try await connections.withIOContext(
+                    pool: CephTestCluster.pool, namespace: namespace.name, access: CephTestCluster.access, operation: "look for the reservation"
+                ) { ioctx throws(CephAccessError) in
+                    try RadosOmap.values(of: "csi.volumes.default", keys: ["csi.volume.term-clone"], in: ioctx)?.isEmpty == false
+                }
+                if found { break }
+                try await Task.sleep(for: .milliseconds(2))
+            }
             let status = await plugin.signal(SIGTERM)
             #expect(status == 0)
             return try await call.value

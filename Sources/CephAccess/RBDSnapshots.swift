@@ -62,19 +62,26 @@ public enum RBDSnapshots {
     /// against librbd's limit of 510 per image).
     public static func count(_ spec: ImageSpec, in ioctx: rados_ioctx_t) throws(CephAccessError) -> Int {
         try RBDImage.withOpen(spec, in: ioctx, readOnly: true) { handle throws(CephAccessError) in
-            var capacity: Int32 = 16
-            while true {
-                var snaps = [rbd_snap_info_t](repeating: rbd_snap_info_t(), count: Int(capacity) + 1)
-                var max = capacity
-                let result = rbd_snap_list(handle, &snaps, &max)
-                if result == -ERANGE {
-                    capacity = Swift.max(max, capacity * 2)
-                    continue
-                }
-                guard result >= 0 else { throw .callFailed(operation: "list snapshots of \(spec)", errno: -result) }
-                rbd_snap_list_end(&snaps)
-                return Int(result)
+            try ids(handle, of: "\(spec)").count
+        }
+    }
+
+    /// The ids of the open image's snapshots, every namespace included; `name` names the image
+    /// in an error.
+    static func ids(_ handle: rbd_image_t, of name: String) throws(CephAccessError) -> [UInt64] {
+        var capacity: Int32 = 16
+        while true {
+            var snaps = [rbd_snap_info_t](repeating: rbd_snap_info_t(), count: Int(capacity) + 1)
+            var max = capacity
+            let result = rbd_snap_list(handle, &snaps, &max)
+            if result == -ERANGE {
+                capacity = Swift.max(max, capacity * 2)
+                continue
             }
+            guard result >= 0 else { throw .callFailed(operation: "list snapshots of \(name)", errno: -result) }
+            let ids = snaps.prefix(Int(result)).map(\.id)
+            rbd_snap_list_end(&snaps)
+            return ids
         }
     }
 }

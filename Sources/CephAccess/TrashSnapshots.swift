@@ -21,29 +21,12 @@ enum TrashSnapshots {
         guard opened == 0, let handle else { throw .callFailed(operation: "open image id \(imageID)", errno: -opened) }
         defer { rbd_close(handle) }
         var dropped = 0
-        for id in try snapshotIDs(handle, imageID: imageID) {
+        for id in try RBDSnapshots.ids(handle, of: "image id \(imageID)") {
             var type = rbd_snap_namespace_type_t(rawValue: 0)
             guard rbd_snap_get_namespace_type(handle, id, &type) == 0, type == RBD_SNAP_NAMESPACE_TYPE_TRASH else { continue }
             let removed = rbd_snap_remove_by_id(handle, id)
             if removed == 0 { dropped += 1 }
         }
         return dropped
-    }
-
-    private static func snapshotIDs(_ handle: rbd_image_t, imageID: String) throws(CephAccessError) -> [UInt64] {
-        var capacity: Int32 = 16
-        while true {
-            var snaps = [rbd_snap_info_t](repeating: rbd_snap_info_t(), count: Int(capacity) + 1)
-            var max = capacity
-            let result = rbd_snap_list(handle, &snaps, &max)
-            if result == -ERANGE {
-                capacity = Swift.max(max, capacity * 2)
-                continue
-            }
-            guard result >= 0 else { throw .callFailed(operation: "list snapshots of image id \(imageID)", errno: -result) }
-            let ids = snaps.prefix(Int(result)).map(\.id)
-            rbd_snap_list_end(&snaps)
-            return ids
-        }
     }
 }

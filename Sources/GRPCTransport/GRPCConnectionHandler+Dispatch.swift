@@ -53,6 +53,8 @@ extension GRPCConnectionHandler {
                 } else {
                     loop.execute { handler.value.calls[id]?.cancellation = cancellation }
                 }
+                // Ended before the handle was known to the connection.
+                if Task.isCancelled { cancellation.cancel() }
                 await body(ServerContext(descriptor: descriptor, remotePeer: "unix:", localPeer: localPeer, cancellation: cancellation))
             }
         }
@@ -87,8 +89,8 @@ extension GRPCConnectionHandler {
             calls[id]!.deadline = loop.scheduleTask(in: timeout) {
                 let handler = handler.value
                 guard let task = handler.calls[id]?.task else { return }
-                task.cancel()
                 handler.calls[id]?.cancellation?.cancel()
+                task.cancel()
                 handler.respond(id, .failure(RPCError(code: .deadlineExceeded, message: "the call's deadline passed")), context: boundContext.value)
             }
         }

@@ -92,8 +92,10 @@ extension GRPCConnectionHandler {
     func abandon(_ id: HTTP2StreamID) {
         guard let call = calls.removeValue(forKey: id) else { return }
         forget(call)
-        call.task?.cancel()
+        // The handle first: a task cancelled first can end its `withRPCCancellationHandler`
+        // before the handle fires, and its handler would never hear of it.
         call.cancellation?.cancel()
+        call.task?.cancel()
         observe(call, status: RPCError(code: .cancelled, message: "the client reset the call or went away"))
     }
 

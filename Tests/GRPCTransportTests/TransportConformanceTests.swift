@@ -217,7 +217,8 @@ struct TransportConformanceTests {
 /// An HTTP/2 client that writes raw frames and collects the ones it receives.
 final class RawHTTP2Client: Sendable {
     let channel: any Channel
-    private let received: AsyncStream<HTTP2Frame>
+    /// The frames received, in order.
+    let frames: AsyncStream<HTTP2Frame>
 
     private final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = HTTP2Frame
@@ -230,7 +231,7 @@ final class RawHTTP2Client: Sendable {
 
     init(socket: String) async throws {
         let (stream, continuation) = AsyncStream<HTTP2Frame>.makeStream()
-        received = stream
+        frames = stream
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -252,7 +253,6 @@ final class RawHTTP2Client: Sendable {
     func outcome(of stream: HTTP2StreamID, within limit: Duration) async -> TransportConformanceTests.Outcome {
         var outcome = TransportConformanceTests.Outcome()
         var sawHeaders = false
-        let frames = received
         let deadline = Task { try? await Task.sleep(for: limit); channel.close(promise: nil) }
         defer { deadline.cancel() }
         for await frame in frames where frame.streamID == stream {

@@ -2,6 +2,7 @@ import CSIServices
 import CoreMetrics
 import GRPCCore
 import GRPCTransport
+import HostOperations
 import Logging
 
 /// The plugin's record of every call the gRPC server ran: one log line with the method, the
@@ -27,7 +28,7 @@ public struct RPCCallLog: GRPCCallObserver {
     public func callEnded(_ method: MethodDescriptor, subject: String, status: RPCError?, duration: Duration) {
         let name = method.method
         let code = status?.code.wireName ?? "OK"
-        CoreMetrics.Timer(label: Self.duration, dimensions: [("method", name)]).recordNanoseconds(Self.nanoseconds(duration))
+        CoreMetrics.Timer(label: Self.duration, dimensions: [("method", name)]).record(duration)
         Counter(label: Self.requests, dimensions: [("method", name), ("code", code)]).increment()
         let (seconds, attoseconds) = duration.components
         let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
@@ -39,10 +40,5 @@ public struct RPCCallLog: GRPCCallObserver {
         if !subject.isEmpty { metadata["volume"] = "\(subject)" }
         if let status, !status.message.isEmpty { metadata["error"] = "\(status.message)" }
         logger.log(level: status == nil ? .info : .error, "rpc", metadata: metadata)
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

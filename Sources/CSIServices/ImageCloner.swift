@@ -20,11 +20,10 @@ struct ImageCloner {
         do {
             try await host.provisioner.cloneImage(parent, snapshot: child.image, to: child, features: features, dataPool: dataPool, access: access)
         } catch {
-            // A clone still running past its time limit may yet need the snapshot; the caller
-            // keeps its reservation, and the retry removes the snapshot.
-            guard !Undo.leavesWorkRunning(error) else { throw error }
+            // A clone still running past its time limit may yet need the snapshot: then it
+            // stays, the caller keeps its reservation, and the retry removes the snapshot.
             let host = host
-            _ = await Undo.run("the snapshot \(parent)@\(child.image)", logger: logger) {
+            await Undo.after(error, "the snapshot \(parent)@\(child.image)", logger: logger) {
                 try await host.provisioner.removeSnapshot(of: parent, named: child.image, access: access)
             }
             throw error

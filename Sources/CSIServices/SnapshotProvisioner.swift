@@ -94,14 +94,10 @@ struct SnapshotProvisioner {
             // A flatten still running: the snapshot is whole and kept; the retry finds it.
             throw error
         } catch {
-            if Undo.leavesWorkRunning(error) {
-                logger.warning("a step did not finish in time; the reservation is kept for the retry", metadata: ["image": "\(spec)", "error": "\(error)"])
-                throw error
-            }
             // As for volumes: undone even when the call was cancelled; the reservation goes
             // last, and only when everything it leads to is gone.
             let (host, name) = (host, request.name)
-            _ = await Undo.run("the snapshot \(spec)", logger: logger) {
+            await Undo.after(error, "the snapshot \(spec)", logger: logger) {
                 try await host.provisioner.removeSnapshot(of: source.spec, named: spec.image, access: access)
                 try await host.provisioner.removeSnapshot(of: spec, named: spec.image, access: access)
                 try await host.provisioner.removeImage(spec, access: access)

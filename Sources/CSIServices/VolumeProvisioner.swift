@@ -76,16 +76,12 @@ struct VolumeProvisioner {
         } catch {
             // Nothing half-made is left: what this call made, then its reservation, even when
             // the call was cancelled. An image that existed before the create is not this
-            // call's and stays. An undo that fails keeps the reservation, which leads the retry
-            // (same name, same UUID) to what is left.
-            if Undo.leavesWorkRunning(error) {
-                logger.warning("a step did not finish in time; the reservation is kept for the retry", metadata: ["image": "\(spec)", "error": "\(error)"])
-                throw error
-            }
+            // call's and stays. An undo that fails, or a step past its time limit (`Undo.after`),
+            // keeps the reservation, which leads the retry (same name, same UUID) to what is left.
             let imageExisted: Bool
             if case CephAccessError.imageExists? = error as? CephAccessError { imageExisted = true } else { imageExisted = false }
             let (host, cloner, name) = (host, cloner, parameters.name)
-            _ = await Undo.run("the volume \(spec)", logger: logger) {
+            await Undo.after(error, "the volume \(spec)", logger: logger) {
                 if !imageExisted {
                     if let source { try await source.remove(spec, cloner: cloner) }
                     try await host.provisioner.removeImage(spec, access: access)

@@ -88,9 +88,8 @@ extension GRPCConnectionHandler {
         if let timeout = call.timeout {
             calls[id]!.deadline = loop.scheduleTask(in: timeout) {
                 let handler = handler.value
-                guard let task = handler.calls[id]?.task else { return }
-                handler.calls[id]?.cancellation?.cancel()
-                task.cancel()
+                guard let call = handler.calls[id], call.task != nil else { return }
+                handler.stopWork(of: call)
                 handler.respond(id, .failure(RPCError(code: .deadlineExceeded, message: "the call's deadline passed")), context: boundContext.value)
             }
         }

@@ -73,6 +73,14 @@ extension GRPCConnectionHandler {
         release(call)
     }
 
+    /// Stops a call's method when the call ends early: its `ServerContext.cancellation` first
+    /// (a task cancelled first can leave its `withRPCCancellationHandler` before the handle
+    /// fires, and the handler would never hear of it), then its task.
+    func stopWork(of call: Call) {
+        call.cancellation?.cancel()
+        call.task?.cancel()
+    }
+
     /// Tells the observer of a call of a served method that ran (or whose request was decoded).
     private func observe(_ call: Call, status: RPCError?) {
         guard let observer = hooks.observer, let method = call.method, let started = call.started else { return }
@@ -92,10 +100,7 @@ extension GRPCConnectionHandler {
     func abandon(_ id: HTTP2StreamID) {
         guard let call = calls.removeValue(forKey: id) else { return }
         forget(call)
-        // The handle first: a task cancelled first can end its `withRPCCancellationHandler`
-        // before the handle fires, and its handler would never hear of it.
-        call.cancellation?.cancel()
-        call.task?.cancel()
+        stopWork(of: call)
         observe(call, status: RPCError(code: .cancelled, message: "the client reset the call or went away"))
     }
 

@@ -5,7 +5,6 @@ import Logging
 /// The CSI Node service: stage, publish, unpublish and unstage RBD volumes on this node.
 public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     public let info: PluginInfo
-    private let logger: Logger
     private let locks = VolumeLocks()
     private let stager: VolumeStager
     private let publisher: VolumePublisher
@@ -13,7 +12,6 @@ public struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
 
     public init(info: PluginInfo, host: NodeHost, logger: Logger) {
         self.info = info
-        self.logger = logger
         self.stager = VolumeStager(host: host, logger: logger)
         self.publisher = VolumePublisher(host: host, logger: logger)
         self.inspector = VolumeInspector(host: host, logger: logger)

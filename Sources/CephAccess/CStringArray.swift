@@ -7,13 +7,12 @@ import Glibc
 /// as long as the value. The lengths are the bytes' count, never a C string's: `strdup` would
 /// stop at an embedded NUL while the length went on, and librados would read past it.
 final class CStringArray {
-    let count: Int
     let lengths: [Int]
+    var count: Int { lengths.count }
     private let storage: UnsafeMutableBufferPointer<CChar>
     private let pointers: [UnsafePointer<CChar>?]
 
     init(_ strings: [String]) {
-        count = strings.count
         lengths = strings.map { $0.utf8.count }
         storage = .allocate(capacity: lengths.reduce(0) { $0 + $1 + 1 })
         var offset = 0

@@ -1,6 +1,3 @@
-import NIOCore
-import Synchronization
-
 /// How the plugin's gRPC server treats its clients' connections and messages. kubelet keeps one
 /// connection per plugin, each sidecar one more: a few are normal, hundreds are not.
 public struct ConnectionLimits: Sendable {

@@ -26,14 +26,8 @@ public struct PluginServer: Service {
         server = GRPCServer(methods: GRPCMethodTable(services), limits: limits, hooks: hooks ?? RPCCallLog.hooks(logger: logger))
     }
 
-    public var methods: GRPCMethodTable { server.methods }
-    public var limits: ConnectionLimits { server.limits }
-
     /// Client connections open now.
     public var openConnections: Int { server.openConnections }
-
-    /// Request bytes buffered now for calls that have not started, across all connections.
-    public var bufferedRequestBytes: Int { server.bufferedRequestBytes }
 
     public func run() async throws {
         let path = endpoint.socketPath

@@ -76,10 +76,15 @@ public struct MetricsServer: Service {
             group.addTask {
                 try? await connection.executeThenClose { inbound, outbound in
                     var head: HTTPRequestHead?
+                    var spoke = false
                     for try await part in inbound {
                         switch part {
                         case .head(let request):
-                            if head == nil { await active.spoke(connection.channel) }
+                            // Once per connection: it is no longer a half-open one.
+                            if !spoke {
+                                spoke = true
+                                await active.spoke(connection.channel)
+                            }
                             head = request
                         case .body: break
                         case .end:

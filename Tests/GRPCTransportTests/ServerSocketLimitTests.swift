@@ -81,7 +81,7 @@ struct ServerSocketLimitTests {
             // 16 streams, each the first 256 KiB of a 1 MiB message, never finished: 4 MiB
             // offered, 2 MiB held at most, the other requests refused.
             let length = (1 << 20) - 5
-            let prefix: [UInt8] = [0, UInt8(length >> 24 & 0xff), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
+            let prefix = TransportConformanceTests.prefix(length: length)
             let chunk = prefix + [UInt8](repeating: 9, count: (256 << 10) - 5)
             for index in 0..<16 {
                 let id = HTTP2StreamID(1 + 2 * index)

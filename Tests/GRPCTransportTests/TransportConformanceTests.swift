@@ -133,7 +133,12 @@ struct TransportConformanceTests {
 
     static func message(_ value: UInt32) -> [UInt8] {
         let bytes: [UInt8] = try! Value.with { $0.value = value }.serializedBytes()
-        return [0] + withUnsafeBytes(of: UInt32(bytes.count).bigEndian, Array.init) + bytes
+        return prefix(length: bytes.count) + bytes
+    }
+
+    /// The 5-byte prefix of an uncompressed message of `length` bytes.
+    static func prefix(length: Int) -> [UInt8] {
+        [0] + withUnsafeBytes(of: UInt32(length).bigEndian, Array.init)
     }
 
     /// The edges, with what each server answers where they differ.

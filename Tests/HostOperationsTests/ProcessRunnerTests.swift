@@ -1,5 +1,10 @@
+import Foundation
 import HostOperations
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Child processes: output, exit codes, timeouts, cancellation")
 struct ProcessRunnerTests {
@@ -36,8 +41,11 @@ struct ProcessRunnerTests {
     }
 
     @Test func cancellationKillsTheChild() async throws {
-        let task = Task { try await runner.run(Command("sleep", ["30"], timeout: .seconds(60))) }
-        try await Task.sleep(for: .milliseconds(200))
+        let marker = "/tmp/rbdcsi-cancel-\(UUID().uuidString.prefix(8))"
+        defer { unlink(marker) }
+        let task = Task { try await runner.run(Command("sh", ["-c", "touch \(marker); exec sleep 30"], timeout: .seconds(60))) }
+        // Cancelled once the child runs (not before it is spawned, which would never start it).
+        #expect(try await Self.waitFor { access(marker, F_OK) == 0 })
         let start = ContinuousClock.now
         task.cancel()
         let result = await task.result
@@ -60,6 +68,14 @@ struct ProcessRunnerTests {
         #expect(result.standardOutput == "secret")
     }
 
+    /// A child that closes its standard input unread: the rest of a 1 MiB input is dropped
+    /// (EPIPE, not a SIGPIPE that would end the plugin) and the child's own answer comes back.
+    @Test func inputAChildDoesNotReadIsDropped() async throws {
+        let result = try await runner.run(Command("sh", ["-c", "exec 0<&-; sleep 0.2; echo done; exit 3"], timeout: .seconds(10), standardInput: [UInt8](repeating: 7, count: 1 << 20)))
+        #expect(result.exitCode == 3)
+        #expect(result.standardOutput == "done\n")
+    }
+
     @Test func daemonizedGrandchildDoesNotBlockCompletion() async throws {
         let start = ContinuousClock.now
         // The grandchild keeps the output pipe open for 30 s; returning well before that shows
@@ -67,5 +83,54 @@ struct ProcessRunnerTests {
         let result = try await runner.run(Command("sh", ["-c", "(sleep 30 &) ; echo started"], timeout: .seconds(60)))
         #expect(result.standardOutput.hasPrefix("started"))
         #expect(ContinuousClock.now - start < .seconds(15))
+    }
+
+    /// Waits for `condition`, checked every 10 ms, for at most `limit`.
+    static func waitFor(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    /// The threads of this process now.
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+    }
+
+    /// The children of this process now (each thread's, as the kernel lists them).
+    static func childCount() -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.reduce(0) { count, task in
+            count + ((try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8))?.split(separator: " ").count ?? 0)
+        }
+    }
+
+    /// 96 children that hang (until cancelled) take no thread each: the process's thread count
+    /// stays about where it was (with a thread per waiting child it grew by 74 here, dispatch's
+    /// cap, and later children waited for a thread), and a short command runs at once beside them.
+    @Test func hungChildrenTakeNoThreadAndStarveNothing() async throws {
+        _ = try await runner.run(Command("true", [], timeout: .seconds(10)))
+        // Threads other suites running beside this one may start (the executor's 16 on first
+        // use among them) are started first or left room for; a thread per child is 96 more.
+        _ = BlockingExecutor.shared
+        let before = Self.threadCount()
+        let hung = (0..<96).map { _ in Task { try await runner.run(Command("sleep", ["60"], timeout: .seconds(120))) } }
+        defer { for task in hung { task.cancel() } }
+        #expect(try await Self.waitFor { Self.childCount() >= 96 })
+        let start = ContinuousClock.now
+        let quick = try await runner.run(Command("echo", ["beside"], timeout: .seconds(10)))
+        #expect(quick.standardOutput == "beside\n")
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(Self.threadCount() <= before + 24, "threads: \(before) before, \(Self.threadCount()) with \(Self.childCount()) children waiting")
+        for task in hung { task.cancel() }
+        for task in hung {
+            guard case .failure(CommandError.cancelled) = await task.result else {
+                Issue.record("a hung child was not cancelled")
+                continue
+            }
+        }
     }
 }

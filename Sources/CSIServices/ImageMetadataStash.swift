@@ -83,7 +83,15 @@ public struct ImageMetadataStash: Codable, Sendable, Hashable {
 
     static func path(in stagingPath: String) -> String { "\(stagingPath)/\(fileName)" }
 
-    /// Writes the stash (mode 0600) into `stagingPath`.
+    /// Writes the stash (mode 0600) into `stagingPath` on the blocking executor: its fsync
+    /// waits for the disk, which must not hold a thread of the cooperative pool.
+    public func store(in stagingPath: String) async throws {
+        try await BlockingExecutor.shared.run("write the image stash in \(stagingPath)", limit: .seconds(30)) {
+            try write(to: stagingPath)
+        }
+    }
+
+    /// Writes the stash (mode 0600) into `stagingPath`; blocks on fsync (see `store(in:)`).
     public func write(to stagingPath: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -87,7 +87,7 @@ struct VolumeStager {
         // As ceph-csi writes them: where rbd-nbd logs, and what unstage does with the log.
         stash.logDir = parameters.cephLogDir
         stash.logFileStrategy = parameters.cephLogStrategy
-        try stash.write(to: parameters.stagingPath)
+        try await stash.store(in: parameters.stagingPath)
         var steps = Steps(reusedMapping: existingDevice != nil)
         do {
             var device: String
@@ -108,7 +108,7 @@ struct VolumeStager {
                 if parameters.mapper == .nbd {
                     // ceph-csi records the rbd-nbd device in the stash (its healer needs it).
                     stash.device = device
-                    try stash.write(to: parameters.stagingPath)
+                    try await stash.store(in: parameters.stagingPath)
                 }
             }
             logger.debug("mapped", metadata: ["volume": "\(parameters.volumeID)", "device": "\(device)"])

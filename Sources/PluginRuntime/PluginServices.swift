@@ -6,9 +6,9 @@ import HostOperations
 import KubernetesAccess
 import Logging
 
-/// Builds the concrete parts of the node and controller services (one librados connection pool
-/// for both) and wires the services. The process's other long-lived parts (the gRPC server, the
-/// metrics server, the Kubernetes client) are set up by the command that serves.
+/// Builds the concrete parts of the node and controller services over one librados connection
+/// pool and wires the services. The process's long-lived parts (the pool, the Kubernetes
+/// client, the servers) are `PluginApplication`'s services.
 public enum PluginServices {
     /// Programs without which no node operation can work; Probe reports not-ready without them.
     public static let requiredTools = ["mount", "umount", "blkid"]
@@ -33,7 +33,7 @@ public enum PluginServices {
         /// `kubernetes` on every use where the KMS config file is absent; nil outside a pod.
         public var kmsConfigMap: (name: String, namespace: String)?
         /// The Kubernetes API, in a pod: the KMS's Secrets (`secretName`) are read through it
-        /// for as long as the plugin serves (its owner shuts it down after).
+        /// for as long as the plugin serves (`KubernetesClientService` shuts it down after).
         public var kubernetes: KubernetesClient?
 
         public init(
@@ -57,31 +57,24 @@ public enum PluginServices {
         }
     }
 
-    /// The services of a process configured by `configuration`, on the real host and cluster.
+    /// The services of a process configured by `configuration`, on the real host and cluster,
+    /// over a connection pool of their own (for tests, which do not close it).
     public static func make(_ configuration: Configuration, logger: Logger) -> [any GRPCMethodTableRegistrable] {
-        compose(configuration, logger: logger).services
+        compose(configuration, connections: RadosConnectionPool(limit: configuration.cephTimeout), logger: logger).services
     }
 
-    /// What `compose` builds: the services, what their metrics read when scraped, the node
-    /// host (for healing at start), and what has to be closed once serving stops.
+    /// What `compose` builds: the services, what their metrics read when scraped, and the
+    /// node host (for healing at start).
     public struct Composition: Sendable {
         public var services: [any GRPCMethodTableRegistrable]
         /// The same readiness check as Probe's, and the staged-volume census of the node host.
         public var metrics: PluginMetrics.Sources
         public var node: NodeHost?
-        let connections: RadosConnectionPool
-
-        /// Shuts the librados connections down, each bounded by the Ceph time limit. Called
-        /// after the services stopped serving and before the process exits: librados' threads
-        /// must be gone before its exit-time destructors run.
-        public func shutdown() async {
-            await connections.close()
-        }
     }
 
-    /// The services over the real host and cluster, one connection pool for both.
-    public static func compose(_ configuration: Configuration, logger: Logger) -> Composition {
-        let connections = RadosConnectionPool(limit: configuration.cephTimeout)
+    /// The services over the real host and cluster, `connections` shared by both; its owner
+    /// closes it once they stopped serving (`ConnectionPoolService`).
+    public static func compose(_ configuration: Configuration, connections: RadosConnectionPool, logger: Logger) -> Composition {
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
         var kmsConfigMap: KubernetesKMSConfigMap?
         if let client = configuration.kubernetes, let name = configuration.kmsConfigMap {
@@ -105,10 +98,7 @@ public enum PluginServices {
             readiness: readiness(servesNode: node != nil),
             census: node.map { StagedVolumeCensus(mountTable: $0.mountTable, devices: $0.devices) }
         )
-        return Composition(
-            services: make(info: configuration.info, node: node, controller: controller, logger: logger), metrics: metrics, node: node,
-            connections: connections
-        )
+        return Composition(services: make(info: configuration.info, node: node, controller: controller, logger: logger), metrics: metrics, node: node)
     }
 
     /// What Probe checks: the node's programs when the node service is served.

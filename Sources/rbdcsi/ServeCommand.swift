@@ -6,8 +6,6 @@ import GRPCCore
 import KubernetesAccess
 import Logging
 import PluginRuntime
-import ServiceLifecycle
-import UnixSignals
 
 /// Runs the node plugin: flags as in ceph-csi's `cephcsi` binary.
 struct ServeCommand: AsyncParsableCommand {
@@ -154,73 +152,19 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The metrics server's address: ceph-csi binds `POD_IP` when set, else every address.
-    private func metricsServer(port: Int, metrics: PluginMetrics, logger: Logger) -> MetricsServer {
+    private func metricsEndpoint(port: Int) -> MetricsEndpoint {
         let host = ProcessInfo.processInfo.environment["POD_IP"].flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
-        return MetricsServer(host: host, port: port, path: metricspath, metrics: metrics, logger: logger)
-    }
-
-    /// `--type=liveness`: probe the plugin on `--endpoint` and serve `csi_liveness`.
-    private func runLivenessProber(logger: Logger) async throws {
-        let endpoint = try PluginEndpoint(parsing: endpoint)
-        if checkFlagsOnly {
-            print("flags OK")
-            return
-        }
-        let metrics = PluginMetrics(sources: nil, version: PluginVersion.current)
-        let prober = LivenessProber(
-            endpoint: endpoint, pollTime: GoDuration.parse(polltime) ?? .seconds(60), timeout: GoDuration.parse(timeout) ?? .seconds(3),
-            metrics: metrics, logger: logger
-        )
-        logger.info("liveness prober starting", metadata: ["endpoint": "\(endpoint)", "pollTime": "\(polltime)"])
-        let server = metricsServer(port: metricsport ?? 8080, metrics: metrics, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: prober), .init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
-        try await group.run()
+        return MetricsEndpoint(host: host, port: port, path: metricspath)
     }
 
     /// ceph-csi's KMS ConfigMap (`KMS_CONFIGMAP_NAME`, default `csi-kms-connection-details`, in
     /// `POD_NAMESPACE`): read on every use where the `--kms-config` file is not mounted, in a pod.
-    private func kmsConfigMap(_ kubernetes: KubernetesClient?, logger: Logger) -> (name: String, namespace: String)? {
+    private func kmsConfigMap(inPod: Bool, logger: Logger) -> (name: String, namespace: String)? {
         let environment = ProcessInfo.processInfo.environment
-        guard kubernetes != nil, let namespace = environment["POD_NAMESPACE"], !namespace.isEmpty else { return nil }
+        guard inPod, let namespace = environment["POD_NAMESPACE"], !namespace.isEmpty else { return nil }
         let name = environment["KMS_CONFIGMAP_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "csi-kms-connection-details"
         logger.info("KMS config: the file, or else this ConfigMap, read on each use", metadata: ["file": "\(kmsConfig)", "configMap": "\(namespace)/\(name)"])
         return (name, namespace)
-    }
-
-    /// The services, with what the Kubernetes API gives at start (node labels) and, on a node,
-    /// the rbd-nbd volumes healed before they are served.
-    private func compose(
-        kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String, cloneLimits: CloneLimits, logger: Logger
-    ) async throws -> PluginServices.Composition {
-        var nodeLabels = fileLabels ?? [:]
-        if fileLabels == nil, let kubernetes, nodeserver {
-            // ceph-csi reads the values of --domainlabels and the CRUSH location from this
-            // node's Node object.
-            do {
-                nodeLabels = try await kubernetes.node(named: nodeid).metadata.labels ?? [:]
-            } catch {
-                guard domainlabels.isEmpty else {
-                    throw PluginRuntimeError.badFlag("--domainlabels: cannot read the labels of node \(nodeid): \(error)")
-                }
-                logger.warning("cannot read this node's labels: no read affinity", metadata: ["error": "\(error)"])
-            }
-        }
-        let topology = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: nodeLabels)
-        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, topology: topology, servesController: controllerserver)
-        var configuration = PluginServices.Configuration(
-            info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
-            kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
-            readAffinity: ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: enableReadAffinity ? crushLocationLabels : nil),
-            kmsConfigMap: kmsConfigMap(kubernetes, logger: logger), kubernetes: kubernetes
-        )
-        configuration.maxVolumeBytes = try Self.byteCount(maxVolumeSize, flag: "--max-volume-size")
-        let composition = PluginServices.compose(configuration, logger: logger)
-        if let kubernetes, let node = composition.node {
-            await StartupHealing(nodeID: nodeid, driverName: drivername, stagingRoot: stagingpath).run(node: node, client: kubernetes, logger: logger)
-        }
-        return composition
     }
 
     /// A size flag's bytes (`ByteCountFlag`), or the flag error naming it.
@@ -233,8 +177,23 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func serve(logger: Logger) async throws {
         if type == "liveness" {
-            return try await runLivenessProber(logger: logger)
+            let endpoint = try PluginEndpoint(parsing: endpoint)
+            if checkFlagsOnly {
+                print("flags OK")
+                return
+            }
+            return try await PluginApplication.runLiveness(
+                endpoint: endpoint, pollTime: GoDuration.parse(polltime) ?? .seconds(60), timeout: GoDuration.parse(timeout) ?? .seconds(3),
+                metrics: metricsEndpoint(port: metricsport ?? 8080), logger: logger
+            )
         }
+        guard let configuration = try configuration(logger: logger) else { return }
+        try await PluginApplication(configuration: configuration, logger: logger).run()
+    }
+
+    /// The plugin's configuration from the flags and the environment, every flag checked; nil
+    /// with `--check-flags` (after printing the verdict), which starts nothing.
+    private func configuration(logger: Logger) throws -> PluginConfiguration? {
         let endpoint = try PluginEndpoint(parsing: endpoint)
         try DriverName.validate(drivername)
         // Local checks first: nothing is asked of the Kubernetes API for flags that cannot serve.
@@ -246,7 +205,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("\(error)")
         }
-        _ = try Self.byteCount(maxVolumeSize, flag: "--max-volume-size")
+        let maxVolumeBytes = try Self.byteCount(maxVolumeSize, flag: "--max-volume-size")
         var fileLabels: [String: String]?
         if let nodeLabelsFile {
             guard let text = try? String(contentsOfFile: nodeLabelsFile, encoding: .utf8) else {
@@ -258,7 +217,7 @@ struct ServeCommand: AsyncParsableCommand {
             // For deployment checks: the flags parse and validate; nothing is started or asked.
             _ = try TopologyLabels.segments(domainLabels: domainlabels, driverName: drivername, nodeLabels: fileLabels ?? [:])
             print("flags OK" + (Self.ignoredFlags.isEmpty ? "" : "; ignored ceph-csi flags: \(Self.ignoredFlags.joined(separator: ","))"))
-            return
+            return nil
         }
         if !Self.ignoredFlags.isEmpty {
             logger.warning("ignoring ceph-csi flags this plugin does not use", metadata: ["flags": "\(Self.ignoredFlags.joined(separator: ","))"])
@@ -269,55 +228,25 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw PluginRuntimeError.badFlag("--statedir \(self.stateDirectory): \(error)")
         }
-        // The Kubernetes API, where the plugin runs in a pod with a service account: used at
-        // start and for the KMS's Secrets while serving; closed on every way out
-        // (async-http-client requires it).
-        let kubernetes: KubernetesClient?
+        // The Kubernetes API, where the plugin runs in a pod with a service account.
+        var kubernetes: KubernetesConfig?
         do {
-            kubernetes = try KubernetesClient(config: KubernetesConfig.inCluster(environment: ProcessInfo.processInfo.environment))
+            kubernetes = try KubernetesConfig.inCluster(environment: ProcessInfo.processInfo.environment)
         } catch {
             logger.info("not using the Kubernetes API", metadata: ["reason": "\(error)"])
-            kubernetes = nil
         }
-        do {
-            try await serve(
-                endpoint: endpoint, kubernetes: kubernetes, fileLabels: fileLabels, stateDirectory: stateDirectory, cloneLimits: cloneLimits, logger: logger
-            )
-        } catch {
-            await kubernetes?.shutdown()
-            throw error
-        }
-        await kubernetes?.shutdown()
-    }
-
-    /// Composes the services and serves them until a signal.
-    private func serve(
-        endpoint: PluginEndpoint, kubernetes: KubernetesClient?, fileLabels: [String: String]?, stateDirectory: String,
-        cloneLimits: CloneLimits, logger: Logger
-    ) async throws {
-        let composition = try await compose(
-            kubernetes: kubernetes, fileLabels: fileLabels, stateDirectory: stateDirectory, cloneLimits: cloneLimits, logger: logger
+        let info = PluginInfo(driverName: drivername, version: PluginVersion.current, nodeID: nodeid, servesController: controllerserver)
+        var services = PluginServices.Configuration(
+            info: info, servesNode: nodeserver, stateDirectory: stateDirectory, clusterConfigPath: clusterConfig,
+            kmsConfigPath: kmsConfig, cephTimeout: .seconds(cephTimeout), instanceID: instanceid, cloneLimits: cloneLimits,
+            kmsConfigMap: kmsConfigMap(inPod: kubernetes != nil, logger: logger)
         )
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: PluginServer(endpoint: endpoint, services: composition.services, logger: logger))
-        ]
-        if let metricsport {
-            // Bootstrapped only when served: without it every metric is swift-metrics' no-op.
-            let metrics = PluginMetrics(sources: composition.metrics, version: PluginVersion.current)
-            metrics.bootstrapSwiftMetrics()
-            services.append(.init(service: metricsServer(port: metricsport, metrics: metrics, logger: logger)))
-        }
-        logger.info("starting", metadata: ["driver": "\(drivername)", "version": "\(PluginVersion.current)", "node": "\(nodeid)", "endpoint": "\(endpoint)"])
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        services.maxVolumeBytes = maxVolumeBytes
+        return PluginConfiguration(
+            endpoint: endpoint, services: services,
+            labels: NodeLabelSettings(domainLabels: domainlabels, file: fileLabels, crushLocationLabels: enableReadAffinity ? crushLocationLabels : nil),
+            stagingRoot: stagingpath, metrics: metricsport.map(metricsEndpoint(port:)), kubernetes: kubernetes
         )
-        do {
-            try await group.run()
-        } catch {
-            await composition.shutdown()
-            throw error
-        }
-        await composition.shutdown()
     }
 }
 

@@ -199,6 +199,7 @@ let package = Package(
             dependencies: [
                 "GRPCTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

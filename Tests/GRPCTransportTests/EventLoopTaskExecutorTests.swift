@@ -3,7 +3,6 @@ import NIOPosix
 import Testing
 
 @testable import GRPCTransport
-@testable import PluginRuntime
 
 @Suite struct EventLoopTaskExecutorTests {
     @Test func aTaskThatPrefersTheLoopRunsAndResumesOnIt() async throws {

@@ -1,14 +1,13 @@
-import CSIProtocol
 import GRPCCore
 import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
+import SwiftProtobuf
 import Synchronization
 import Testing
 
 @testable import GRPCTransport
-@testable import PluginRuntime
 
 /// The server's bounds on what clients can make it hold (issue 27, items 5, 6 and 8): buffered
 /// request bytes per connection and in all, the time a request's message may take, connections
@@ -66,7 +65,7 @@ import Testing
         try await channel.writeInbound(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
         #expect(budget.inUse == 900)
         try await channel.writeInbound(Frames.headers(stream: 7))
-        try await channel.writeInbound(Frames.data(try Frames.message(Csi_V1_ProbeRequest()), stream: 7))
+        try await channel.writeInbound(Frames.data(try Frames.message(Google_Protobuf_Empty()), stream: 7))
         #expect(try await Self.nextStatus(channel).stream == 7)
         try await channel.close()
         #expect(budget.inUse == 0)
@@ -123,7 +122,7 @@ import Testing
         let call = StalledCall()
         let working = try await Frames.channel(Frames.probeTable(call.body), limits: limits)
         try await working.writeInbound(Frames.headers())
-        try await working.writeInbound(Frames.data(try Frames.message(Csi_V1_ProbeRequest())))
+        try await working.writeInbound(Frames.data(try Frames.message(Google_Protobuf_Empty())))
         await call.waitUntilStarted()
         for (index, stream) in ([1, 3, 5] as [HTTP2StreamID]).enumerated() {
             try await unfinished.writeInbound(Frames.headers(stream: stream))
@@ -147,7 +146,7 @@ import Testing
         var headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": Frames.probePath]
         if !contentType.isEmpty { headers.add(name: "content-type", value: contentType) }
         try await channel.writeInbound(HTTP2Frame(streamID: Frames.stream, payload: .headers(.init(headers: headers))))
-        try await channel.writeInbound(Frames.data(try Frames.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Frames.data(try Frames.message(Google_Protobuf_Empty())))
         let answer = try await Self.nextStatus(channel)
         #expect(answer.httpStatus == "415")
         #expect(answer.status == nil)
@@ -159,7 +158,7 @@ import Testing
         let channel = try await Frames.channel(Frames.probeTable())
         let headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": Frames.probePath, "content-type": "application/grpc+proto"]
         try await channel.writeInbound(HTTP2Frame(streamID: Frames.stream, payload: .headers(.init(headers: headers))))
-        try await channel.writeInbound(Frames.data(try Frames.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Frames.data(try Frames.message(Google_Protobuf_Empty())))
         #expect(try await Self.nextStatus(channel).httpStatus == "200")
     }
 }

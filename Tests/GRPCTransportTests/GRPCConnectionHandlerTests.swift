@@ -1,5 +1,3 @@
-import CSIProtocol
-import CSIServices
 import GRPCCore
 import NIOCore
 import NIOEmbedded
@@ -10,11 +8,12 @@ import Synchronization
 import Testing
 
 @testable import GRPCTransport
-@testable import PluginRuntime
 
 /// The server's frame-level handler, fed HTTP/2 frames as NIOHTTP2 would deliver them.
 @Suite struct GRPCConnectionHandlerTests {
-    static let probePath = "/csi.v1.Identity/Probe"
+    /// A test method shaped like CSI's Probe: an empty request, a boolean answer.
+    static let probe = MethodDescriptor(fullyQualifiedService: "test.Identity", method: "Probe")
+    static let probePath = "/test.Identity/Probe"
     static let stream = HTTP2StreamID(1)
 
     /// A channel with the handler over `methods`, limited to `maxRequestBytes` per message.
@@ -33,9 +32,9 @@ import Testing
     /// A table whose Probe answers `ready` after `body` returns.
     static func probeTable(_ body: @escaping @Sendable () async throws -> Void = {}) -> GRPCMethodTable {
         var table = GRPCMethodTable()
-        table.add(Csi_V1_Identity.Method.Probe.descriptor) { (_: Csi_V1_ProbeRequest, _) in
+        table.add(probe) { (_: Google_Protobuf_Empty, _) in
             try await body()
-            return Csi_V1_ProbeResponse.with { $0.ready = .with { $0.value = true } }
+            return Google_Protobuf_BoolValue.with { $0.value = true }
         }
         return table
     }
@@ -65,7 +64,7 @@ import Testing
     @Test func aCallIsAnsweredWithHeadersMessageAndStatus() async throws {
         let channel = try await Self.channel(Self.probeTable())
         try await channel.writeInbound(Self.headers())
-        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Self.data(try Self.message(Google_Protobuf_Empty())))
 
         let opening = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(opening.0.first(name: ":status") == "200")
@@ -80,8 +79,8 @@ import Testing
         #expect(!prefix.compressed)
         buffer.moveReaderIndex(forwardBy: GRPCWireFormat.prefixLength)
         let bytes = buffer.readBytes(length: prefix.length)
-        let response = try Csi_V1_ProbeResponse(serializedBytes: try #require(bytes))
-        #expect(response.ready.value)
+        let response = try Google_Protobuf_BoolValue(serializedBytes: try #require(bytes))
+        #expect(response.value)
         let trailers = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(trailers.0.first(name: "grpc-status") == "0")
         #expect(trailers.1)
@@ -90,7 +89,7 @@ import Testing
     @Test func anUnknownMethodIsUnimplemented() async throws {
         let channel = try await Self.channel(Self.probeTable())
         try await channel.writeInbound(Self.headers(path: "/csi.v1.Controller/ListVolumes"))
-        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Self.data(try Self.message(Google_Protobuf_Empty())))
         let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.unimplemented.rawValue))
         #expect(answer.0.first(name: "grpc-message")?.contains("ListVolumes") == true)
@@ -146,7 +145,7 @@ import Testing
     @Test func twoMessagesInAUnaryCallAreRefused() async throws {
         let channel = try await Self.channel(Self.probeTable())
         try await channel.writeInbound(Self.headers())
-        let one = try Self.message(Csi_V1_ProbeRequest())
+        let one = try Self.message(Google_Protobuf_Empty())
         try await channel.writeInbound(Self.data(one + one))
         let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.internalError.rawValue))
@@ -163,7 +162,7 @@ import Testing
     @Test func thrownErrorsBecomeTheirStatusWithAnEncodedMessage() async throws {
         let channel = try await Self.channel(Self.probeTable { throw RPCError(code: .notFound, message: "no volume\n100%") })
         try await channel.writeInbound(Self.headers())
-        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Self.data(try Self.message(Google_Protobuf_Empty())))
         let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
         #expect(answer.0.first(name: ":status") == "200")
         #expect(answer.0.first(name: "grpc-status") == String(RPCError.Code.notFound.rawValue))
@@ -183,7 +182,7 @@ import Testing
             try channel.pipeline.syncOperations.addHandler(handler)
         }
         try await channel.writeInbound(Self.headers(timeout: "50m"))
-        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Self.data(try Self.message(Google_Protobuf_Empty())))
         await call.waitUntilStarted()
         await channel.testingEventLoop.advanceTime(by: .milliseconds(50))
         let answer = try #require(Self.headerBlock(try await channel.waitForOutboundWrite(as: HTTP2Frame.self)))
@@ -200,7 +199,7 @@ import Testing
         let call = StalledCall()
         let channel = try await Self.channel(Self.probeTable(call.body))
         try await channel.writeInbound(Self.headers())
-        try await channel.writeInbound(Self.data(try Self.message(Csi_V1_ProbeRequest())))
+        try await channel.writeInbound(Self.data(try Self.message(Google_Protobuf_Empty())))
         await call.waitUntilStarted()
         try await channel.writeInbound(HTTP2Frame(streamID: Self.stream, payload: .rstStream(.cancel)))
         try await call.waitUntilCancelled()
@@ -223,15 +222,6 @@ import Testing
         }
         #expect(update.streamID == .rootStream)
         #expect(increment == 65_535 - 30_000)
-    }
-
-    @Test func theTableServesEveryCSIMethodOfTheProto() {
-        let info = PluginInfo(driverName: "d", version: "v", nodeID: "n", topology: [:], servesController: true)
-        let table = GRPCMethodTable(PluginServices.make(info: info, node: nil, controller: nil, logger: .init(label: "t")))
-        let expected = Csi_V1_Identity.Method.descriptors + Csi_V1_Controller.Method.descriptors
-        #expect(table.names == expected.map(\.fullyQualifiedMethod).sorted())
-        #expect(table.method(atPath: "/csi.v1.Identity/Probe") != nil)
-        #expect(table.method(atPath: "csi.v1.Identity/Probe") == nil)
     }
 
     @Test func grpcTimeoutsAreParsed() {

@@ -19,6 +19,9 @@ import Testing
 struct TransportConformanceTests {
     typealias Value = Google_Protobuf_UInt32Value
     static let echo = MethodDescriptor(fullyQualifiedService: "test.Edge", method: "Echo")
+    /// Streams as many 1 KiB messages as its request asks for, as fast as it may.
+    static let flood = MethodDescriptor(fullyQualifiedService: "test.Edge", method: "Flood")
+    static let chunk = Google_Protobuf_BytesValue.with { $0.value = Data(repeating: 0x5a, count: 1024) }
     static let maxRequestBytes = 1024
 
     enum Server: String, CaseIterable { case ours, grpcSwift }
@@ -49,6 +52,8 @@ struct TransportConformanceTests {
     final class Cancelled: Sendable {
         let task = Atomic(false)
         let rpc = Atomic(false)
+        /// The messages Flood has handed to the server so far.
+        let sent = Atomic(0)
     }
 
     /// grpc-swift-2's server with the same method.
@@ -67,6 +72,19 @@ struct TransportConformanceTests {
                     return [:]
                 }
             }
+            router.registerHandler(
+                forMethod: TransportConformanceTests.flood, deserializer: ProtobufDeserializer<Value>(),
+                serializer: ProtobufSerializer<Google_Protobuf_BytesValue>()
+            ) { request, _ in
+                let message = try await ServerRequest(stream: request).message
+                return StreamingServerResponse { writer in
+                    for _ in 0..<message.value {
+                        try await writer.write(TransportConformanceTests.chunk)
+                        cancelled.sent.add(1, ordering: .relaxed)
+                    }
+                    return [:]
+                }
+            }
         }
     }
 
@@ -79,6 +97,12 @@ struct TransportConformanceTests {
         case .ours:
             var table = GRPCMethodTable()
             table.add(echo) { (request: Value, context) in try await respond(request, context: context, cancelled: cancelled) }
+            table.addServerStreaming(flood) { (request: Value, stream: GRPCResponseStream<Google_Protobuf_BytesValue>, _) in
+                for _ in 0..<request.value {
+                    try await stream.send(chunk)
+                    cancelled.sent.add(1, ordering: .relaxed)
+                }
+            }
             let ours = GRPCTransport.GRPCServer(methods: table, limits: ConnectionLimits(maxRequestBytes: maxRequestBytes))
             let listener = try await ours.bind(unixDomainSocketPath: socket)
             try await body(socket)
@@ -216,6 +240,50 @@ struct TransportConformanceTests {
         let (task, rpc) = (cancelled.task.load(ordering: .relaxed), cancelled.rpc.load(ordering: .relaxed))
         #expect(rpc, "\(server)")
         #expect(task == (server == .ours), "\(server)")
+    }
+}
+
+extension TransportConformanceTests {
+    /// Waits until Flood's count has not moved for 300 ms (at most 10 s): a sender stopped by
+    /// flow control. Returns where it stopped.
+    static func settled(_ state: Cancelled) async throws -> Int {
+        var last = state.sent.load(ordering: .relaxed)
+        var still = 0
+        let end = ContinuousClock.now + .seconds(10)
+        while still < 6, ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(50))
+            let now = state.sent.load(ordering: .relaxed)
+            still = now == last ? still + 1 : 0
+            last = now
+        }
+        return last
+    }
+
+    /// Streaming back-pressure: a client that reads nothing (it never opens its stream's
+    /// 64 KiB window) stops the sender within a bounded number of messages on both servers;
+    /// opening the window lets it go on; a reset ends it. What each buffers beyond the window
+    /// differs (the numbers are printed) and is bounded either way.
+    @Test(arguments: Server.allCases) func aClientThatDoesNotReadStopsTheSender(server: Server) async throws {
+        let state = Cancelled()
+        try await Self.withServer(server, cancelled: state) { socket in
+            let client = try await RawHTTP2Client(socket: socket)
+            defer { client.close() }
+            let headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": "/test.Edge/Flood", ":authority": "localhost", "content-type": "application/grpc", "te": "trailers"]
+            try await client.send(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: headers))))
+            try await client.send(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(bytes: Self.message(100_000))), endStream: true))))
+            let stalled = try await Self.settled(state)
+            // 64 KiB of window is 63 messages of 1 KiB; a server may hold some more in buffers.
+            #expect(stalled >= 10, "\(server)")
+            #expect(stalled < 1_000, "\(server): \(stalled) messages sent to a client that reads nothing")
+            try await client.send(HTTP2Frame(streamID: 1, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
+            try await client.send(HTTP2Frame(streamID: 0, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
+            let resumed = try await Self.settled(state)
+            #expect(resumed > stalled + 500, "\(server): \(stalled) → \(resumed) after a 1 MiB window update")
+            #expect(resumed < 100_000, "\(server)")
+            print("BACKPRESSURE \(server): \(stalled) messages before the window opened, \(resumed) after 1 MiB more")
+            try await client.send(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
+        }
+        #expect(state.sent.load(ordering: .relaxed) < 100_000, "\(server): the sender ran to its end after the reset")
     }
 }
 

@@ -27,11 +27,23 @@ struct ControllerCrashSweepE2ETests {
             try CephTestCluster.writeConfig(in: directory, extraClusters: [namespace.configEntry])
         }
 
+        /// Every run's log, appended: a pipe nobody reads would stop a talkative plugin once full.
+        var logPath: String { directory + "/plugin.log" }
+
         func start() async throws {
-            process = try ProcessLifecycleTests.launch([
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ProcessLifecycleTests.binary)
+            process.arguments = [
                 "--controllerserver=true", "--endpoint=unix://\(socket)", "--statedir=\(directory)/state",
-                "--cluster-config=\(directory)/config.json", "--kms-config=\(directory)/kms.json",
-            ])
+                "--cluster-config=\(directory)/config.json", "--kms-config=\(directory)/kms.json", "--v=4",
+            ]
+            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            try log.seekToEnd()
+            process.standardError = log
+            process.standardOutput = log
+            try process.run()
+            self.process = process
             try await TestPlugin.waitForSocket(socket)
         }
 

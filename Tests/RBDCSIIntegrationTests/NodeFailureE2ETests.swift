@@ -165,7 +165,8 @@ struct NodeFailureE2ETests {
 
         let second = try ProcessLifecycleTests.launch(arguments)
         defer { second.terminate(); second.waitUntilExit() }
-        try await Task.sleep(for: .milliseconds(700))
+        // The killed plugin's socket file is still there; the new one listens once it serves.
+        try await TestPlugin.waitForSocket(socket)
         try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
             _ = try await Csi_V1_Node.Client(wrapping: client).nodeUnstageVolume(paths.unstageRequest)
         }

@@ -2,12 +2,12 @@ import ArgumentParser
 import CSIServices
 import CephAccess
 import FoundationEssentials
-import GRPCCore
 import KubernetesAccess
 import Logging
 import PluginRuntime
 
-/// Runs the node plugin: flags as in ceph-csi's `cephcsi` binary.
+/// Runs the plugin: parses and checks the flags (as in ceph-csi's `cephcsi` binary) into a
+/// `PluginConfiguration` and hands it to `PluginApplication`, the composition root.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",

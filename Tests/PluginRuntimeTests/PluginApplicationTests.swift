@@ -21,7 +21,13 @@ struct PluginApplicationTests {
         )
     }
 
-    static func socketPath() -> String { "/tmp/rbdcsi-app-\(UUID().uuidString.prefix(8)).sock" }
+    /// A socket in a directory of its own (its lock file goes beside it), removed after `body`.
+    static func withSocket(_ body: (String) async throws -> Void) async throws {
+        let directory = "/tmp/rbdcsi-app-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await body(directory + "/csi.sock")
+    }
 
     /// Waits for `condition`, checked every 10 ms, for at most `limit`.
     static func waitFor(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
@@ -34,42 +40,44 @@ struct PluginApplicationTests {
     }
 
     @Test func partsStartInOrderAndStopInReverse() async throws {
-        let socket = Self.socketPath()
-        let sink = RecordingHandler()
-        var logger = Logger(label: "app") { _ in sink }
-        logger.logLevel = .debug
-        let application = PluginApplication(configuration: Self.configuration(socket: socket, domainLabels: "zone=z1"), logger: logger)
-        let group = application.serviceGroup(gracefulShutdownSignals: [])
-        let running = Task { try await group.run() }
-        #expect(try await Self.waitFor { SocketLock.isAnswering(socketPath: socket) })
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await Self.withSocket { socket in
+            let sink = RecordingHandler()
+            var logger = Logger(label: "app") { _ in sink }
+            logger.logLevel = .debug
+            let application = PluginApplication(configuration: Self.configuration(socket: socket, domainLabels: "zone=z1"), logger: logger)
+            let group = application.serviceGroup(gracefulShutdownSignals: [])
+            let running = Task { try await group.run() }
+            #expect(try await Self.waitFor { SocketLock.isAnswering(socketPath: socket) })
+            await group.triggerGracefulShutdown()
+            try await running.value
 
-        let lines = sink.lines.value
-        func index(_ prefix: String) -> Int? { lines.firstIndex { $0.hasPrefix(prefix) } }
-        let listening = try #require(index("listening"))
-        let stopped = try #require(index("stopped"))
-        let closed = try #require(index("closed the Ceph connections"))
-        #expect(listening < stopped)
-        // The pool outlives the server's last call.
-        #expect(stopped < closed)
-        #expect(!FileManager.default.fileExists(atPath: socket))
+            let lines = sink.lines.value
+            func index(_ prefix: String) -> Int? { lines.firstIndex { $0.hasPrefix(prefix) } }
+            let listening = try #require(index("listening"))
+            let stopped = try #require(index("stopped"))
+            let closed = try #require(index("closed the Ceph connections"))
+            #expect(listening < stopped)
+            // The pool outlives the server's last call.
+            #expect(stopped < closed)
+            #expect(!FileManager.default.fileExists(atPath: socket))
+        }
     }
 
     @Test func aFailedAssemblyStopsTheGroupBeforeAnythingIsServed() async throws {
-        let socket = Self.socketPath()
-        let sink = RecordingHandler()
-        var logger = Logger(label: "app") { _ in sink }
-        logger.logLevel = .debug
-        // A domain label without a value, no labels file and no Kubernetes API: the assembly fails.
-        let application = PluginApplication(configuration: Self.configuration(socket: socket, domainLabels: "topology.kubernetes.io/zone"), logger: logger)
-        await #expect(throws: PluginRuntimeError.self) {
-            try await application.serviceGroup(gracefulShutdownSignals: []).run()
+        try await Self.withSocket { socket in
+            let sink = RecordingHandler()
+            var logger = Logger(label: "app") { _ in sink }
+            logger.logLevel = .debug
+            // A domain label without a value, no labels file and no Kubernetes API: the assembly fails.
+            let application = PluginApplication(configuration: Self.configuration(socket: socket, domainLabels: "topology.kubernetes.io/zone"), logger: logger)
+            await #expect(throws: PluginRuntimeError.self) {
+                try await application.serviceGroup(gracefulShutdownSignals: []).run()
+            }
+            let lines = sink.lines.value
+            #expect(!lines.contains { $0.hasPrefix("listening") })
+            #expect(lines.contains { $0.hasPrefix("closed the Ceph connections") })
+            #expect(!FileManager.default.fileExists(atPath: socket))
         }
-        let lines = sink.lines.value
-        #expect(!lines.contains { $0.hasPrefix("listening") })
-        #expect(lines.contains { $0.hasPrefix("closed the Ceph connections") })
-        #expect(!FileManager.default.fileExists(atPath: socket))
     }
 
     @Test func aGateHandsItsValueToEarlyAndLateWaitersAndEndsCancelledOnes() async throws {

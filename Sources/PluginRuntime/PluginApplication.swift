@@ -9,8 +9,8 @@ import UnixSignals
 ///
 /// | # | service | waits for | stops |
 /// | - | --- | --- | --- |
-/// | 1 | `ConnectionPoolService`: librados connections | | last, after every call |
-/// | 2 | `KubernetesClientService` (in a pod) | | after the servers and the healer |
+/// | 1 | `ClosingService`: the librados connection pool | | last, after every call |
+/// | 2 | `ClosingService`: the Kubernetes API client (in a pod) | | after the servers and the healer |
 /// | 3 | `ServiceAssembly`: node labels → topology, the services | the clients | when done |
 /// | 4 | `HealingService`: rbd-nbd volumes of the last run | the services | when done |
 /// | 5 | `MetricsServer` (with `--metricsport`) | the services | second |
@@ -54,8 +54,8 @@ public struct PluginApplication: CustomStringConvertible {
         func step(_ service: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
             .init(service: service, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
         }
-        var services = [part(ConnectionPoolService(connections: connections, logger: logger))]
-        if let kubernetes { services.append(part(KubernetesClientService(client: kubernetes, logger: logger))) }
+        var services = [part(ClosingService("the Ceph connections", logger: logger) { await connections.close() })]
+        if let kubernetes { services.append(part(ClosingService("the Kubernetes API client", logger: logger) { await kubernetes.shutdown() })) }
         services.append(step(ServiceAssembly(configuration: configuration, connections: connections, kubernetes: kubernetes, assembled: assembled, logger: logger)))
         let info = configuration.services.info
         let healing = StartupHealing(nodeID: info.nodeID, driverName: info.driverName, stagingRoot: configuration.stagingRoot, limit: configuration.healingLimit)

@@ -33,7 +33,7 @@ public enum PluginServices {
         /// `kubernetes` on every use where the KMS config file is absent; nil outside a pod.
         public var kmsConfigMap: (name: String, namespace: String)?
         /// The Kubernetes API, in a pod: the KMS's Secrets (`secretName`) are read through it
-        /// for as long as the plugin serves (`KubernetesClientService` shuts it down after).
+        /// for as long as the plugin serves (`PluginApplication` shuts it down after).
         public var kubernetes: KubernetesClient?
 
         public init(
@@ -73,7 +73,7 @@ public enum PluginServices {
     }
 
     /// The services over the real host and cluster, `connections` shared by both; its owner
-    /// closes it once they stopped serving (`ConnectionPoolService`).
+    /// closes it once they stopped serving (`PluginApplication`).
     public static func compose(_ configuration: Configuration, connections: RadosConnectionPool, logger: Logger) -> Composition {
         let clusters = ClusterConfig(path: configuration.clusterConfigPath)
         var kmsConfigMap: KubernetesKMSConfigMap?

@@ -101,6 +101,10 @@ void rados_write_op_create(rados_write_op_t write_op, int exclusive, const char*
     RBDCSI_CEPH_FUNCTION(rados_write_op_create)(write_op, exclusive, category);
 }
 
+void rados_write_op_omap_cmp2(rados_write_op_t write_op, const char *key, uint8_t comparison_operator, const char *val, size_t key_len, size_t val_len, int *prval) {
+    RBDCSI_CEPH_FUNCTION(rados_write_op_omap_cmp2)(write_op, key, comparison_operator, val, key_len, val_len, prval);
+}
+
 void rados_write_op_omap_rm_keys2(rados_write_op_t write_op, char const* const* keys, const size_t* key_lens, size_t keys_len) {
     RBDCSI_CEPH_FUNCTION(rados_write_op_omap_rm_keys2)(write_op, keys, key_lens, keys_len);
 }

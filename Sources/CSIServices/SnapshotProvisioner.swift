@@ -163,7 +163,7 @@ struct SnapshotProvisioner {
         }
         try await host.provisioner.removeSnapshot(of: spec, named: spec.image, access: snapshot.access)
         try await host.provisioner.removeImage(spec, access: snapshot.access)
-        try await host.provisioner.undoReservation(
+        try await host.provisioner.releaseReservation(
             uuid: snapshot.reservation.uuid, requestName: snapshot.requestName, at: snapshot.location, journal: journal, access: snapshot.access
         )
         logger.info("deleted snapshot", metadata: ["image": "\(spec)"])

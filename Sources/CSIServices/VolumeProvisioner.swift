@@ -200,7 +200,7 @@ struct VolumeProvisioner {
         try await host.provisioner.removeImage(spec, access: volume.access)
         // A clone of a volume has a temporary clone as its parent; it goes with it.
         try await host.provisioner.removeImage(VolumeSource.temporaryClone(of: spec), access: volume.access)
-        try await host.provisioner.undoReservation(
+        try await host.provisioner.releaseReservation(
             uuid: volume.reservation.uuid, requestName: volume.requestName, at: volume.location, journal: host.journal, access: volume.access
         )
         logger.info("deleted volume", metadata: ["image": "\(spec)"])

@@ -113,13 +113,33 @@ public struct VolumeJournal: Sendable {
         throw .callFailed(operation: "reserve \(requestName): uuid conflicts exceeds retry threshold", errno: EEXIST)
     }
 
-    /// Removes a reservation: the entry object, then the directory key (missing ones are fine),
-    /// so that a crash in between leaves a key whose entry is gone, which a later lookup repairs.
+    /// Removes a reservation found by its name (a create that failed, or repairs an earlier
+    /// one): the entry object, then the directory key while it still leads to `uuid` (missing
+    /// ones are fine). A crash in between leaves a key whose entry is gone, which the next
+    /// create of the name repairs; the reverse order would leave an entry no key leads to.
     public func undo(uuid: String, requestName: String?, in ioctx: rados_ioctx_t) throws(CephAccessError) {
         try RadosObjects.remove(entryObject(uuid), in: ioctx)
-        if let requestName {
-            try RadosObjects.removeKeys([directoryKey(requestName)], of: directoryObject, in: ioctx)
-        }
+        if let requestName { try removeDirectoryKey(requestName, leadingTo: uuid, in: ioctx) }
+    }
+
+    /// Removes the reservation of a volume or snapshot being deleted, found by its id: the
+    /// directory key first (while it still leads to `uuid`), then the entry object. A crash in
+    /// between leaves the entry, which the delete's retry finds by the same id and removes with
+    /// the name it holds; the reverse order (`undo`'s, and ceph-csi's) would leave a key that
+    /// neither an id nor, once the volume is gone, a create of its name ever leads to again.
+    public func release(uuid: String, requestName: String?, in ioctx: rados_ioctx_t) throws(CephAccessError) {
+        if let requestName { try removeDirectoryKey(requestName, leadingTo: uuid, in: ioctx) }
+        try RadosObjects.remove(entryObject(uuid), in: ioctx)
+    }
+
+    /// Removes the directory key of `requestName` if its value names `uuid` (bare, or as
+    /// ceph-csi writes it with a pool id), in one compare-and-remove write: a key another
+    /// reservation of the same name has taken since is not this call's to remove.
+    private func removeDirectoryKey(_ requestName: String, leadingTo uuid: String, in ioctx: rados_ioctx_t) throws(CephAccessError) {
+        let key = directoryKey(requestName)
+        guard let raw = try RadosOmap.values(of: directoryObject, keys: [key], in: ioctx)?[key],
+              raw == uuid || raw.split(separator: "/").last.map(String.init) == uuid else { return }
+        try RadosObjects.removeKey(key, ifValue: raw, of: directoryObject, in: ioctx)
     }
 
     /// A random (version 4) UUID in lowercase, as ceph-csi makes them.

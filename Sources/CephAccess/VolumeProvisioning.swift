@@ -26,7 +26,11 @@ public protocol VolumeProvisioning: Sendable {
         _ requestName: String, at location: PoolLocation, journal: VolumeJournal, imagePrefix: String,
         values: [String: String], uuid: String?, access: ClusterAccess
     ) async throws -> String
+    /// Removes a reservation found by its name (a create undone or repaired): `VolumeJournal.undo`.
     func undoReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
+    /// Removes the reservation of a volume or snapshot being deleted, found by its id:
+    /// `VolumeJournal.release`.
+    func releaseReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
     func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws
     /// Creates the image; one that exists already is `imageExists` and stays as it is.
     func createImage(_ spec: ImageSpec, size: UInt64, features: [String]?, dataPool: String?, layout: ImageLayout, access: ClusterAccess) async throws
@@ -90,6 +94,12 @@ public struct RadosVolumeProvisioner: VolumeProvisioning {
     public func undoReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws {
         try await at(location, access, "undo the reservation \(uuid)") { ioctx throws(CephAccessError) in
             try journal.undo(uuid: uuid, requestName: requestName, in: ioctx)
+        }
+    }
+
+    public func releaseReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws {
+        try await at(location, access, "release the reservation \(uuid)") { ioctx throws(CephAccessError) in
+            try journal.release(uuid: uuid, requestName: requestName, in: ioctx)
         }
     }
 

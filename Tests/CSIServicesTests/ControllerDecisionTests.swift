@@ -70,6 +70,28 @@ import Testing
         #expect(steps.lastIndex(of: "removeImage")! < steps.lastIndex(of: "undoReservation")!)
     }
 
+    /// A delete removes the image, then releases the reservation it found by the volume id
+    /// (directory key first: `VolumeJournal.release`); one whose release fails is finished by
+    /// its retry.
+    @Test func aDeleteReleasesTheReservationByItsIDAndItsRetryFinishes() async throws {
+        let ceph = FakeCeph()
+        let controller = ceph.controller()
+        let volume = try await controller.createVolume(request: Self.request("pvc-del"), context: Self.context).volume
+        let delete = Csi_V1_DeleteVolumeRequest.with {
+            $0.volumeID = volume.volumeID
+            $0.secrets = Self.secrets
+        }
+        ceph.fail("releaseReservation", with: CephAccessError.callFailed(operation: "release", errno: 5))
+        #expect(await Self.code { _ = try await controller.deleteVolume(request: delete, context: Self.context) } == .internalError)
+        #expect(ceph.images.isEmpty)
+        _ = try await controller.deleteVolume(request: delete, context: Self.context)
+        #expect(ceph.omaps == [:])
+        let steps = ceph.steps
+        #expect(steps.filter { $0 == "releaseReservation" }.count == 2)
+        #expect(!steps.contains("undoReservation"))
+        #expect(steps.lastIndex(of: "removeImage")! < steps.lastIndex(of: "releaseReservation")!)
+    }
+
     /// An undo that fails keeps the reservation: the retry, with the same UUID, finds what is
     /// left and finishes.
     @Test func anUndoThatFailsKeepsTheReservationForTheRetry() async throws {

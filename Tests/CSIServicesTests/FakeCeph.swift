@@ -108,6 +108,13 @@ final class FakeCeph: VolumeProvisioning, CephMetadataReading, ClusterLookup, Se
         }
     }
 
+    func releaseReservation(uuid: String, requestName: String?, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws {
+        try await step("releaseReservation") { state in
+            if let requestName { state.omaps[journal.directoryObject]?[journal.directoryKey(requestName)] = nil }
+            state.omaps[journal.entryObject(uuid)] = nil
+        }
+    }
+
     func setEntryValues(_ values: [String: String], uuid: String, at location: PoolLocation, journal: VolumeJournal, access: ClusterAccess) async throws {
         try await step("setEntryValues") { $0.omaps[journal.entryObject(uuid), default: [:]].merge(values) { $1 } }
     }

@@ -1,0 +1,40 @@
+@testable import CephAccess
+import Foundation
+import Testing
+
+/// A delete whose journal writes stop half-way (the plugin killed between them; here the
+/// second write refused by cephx) is finished by its retry, which finds the reservation by the
+/// volume id's UUID: nothing of it may be left where no id or name leads (the crash sweep found
+/// `csi.volume.<name>` keys left this way).
+@Suite("journal release cut short, on the local cluster", .enabled(if: CephTestCluster.isConfigured))
+struct JournalReleaseTests {
+    @Test func aReleaseCutShortIsFinishedByItsRetry() async throws {
+        let namespace = try await IsolatedNamespace.make()
+        // May write entry objects (`csi.volume.<uuid>`) but not the directory (`csi.volumes.default`).
+        let user = "rbdcsi-journal-\(namespace.name)"
+        try await CephTestCluster.ceph([
+            "auth", "get-or-create", "client.\(user)", "mon", "allow r",
+            "osd", "allow r pool=\(CephTestCluster.pool) namespace=\(namespace.name), allow rwx pool=\(CephTestCluster.pool) namespace=\(namespace.name) object_prefix csi.volume.",
+        ])
+        defer { Task { try? await CephTestCluster.ceph(["auth", "rm", "client.\(user)"]) } }
+        let key = try await CephTestCluster.ceph(["auth", "get-key", "client.\(user)"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let limited = ClusterAccess(monitors: [CephTestCluster.monitor], credentials: CephCredentials(secrets: ["userID": user, "userKey": key])!)
+        let pool = RadosConnectionPool(limit: .seconds(10))
+        defer { Task { await pool.close() } }
+        let journal = VolumeJournal(instanceID: "default")
+        let uuid = try await pool.withIOContext(pool: CephTestCluster.pool, namespace: namespace.name, access: CephTestCluster.access, operation: "journal") { ioctx throws(CephAccessError) in
+            try journal.reserve("release-cut-short", imagePrefix: "csi-vol-", values: [:], uuid: nil, in: ioctx)
+        }
+        await #expect(throws: CephAccessError.self) {
+            try await pool.withIOContext(pool: CephTestCluster.pool, namespace: namespace.name, access: limited, operation: "journal") { ioctx throws(CephAccessError) in try journal.release(uuid: uuid, requestName: "release-cut-short", in: ioctx) }
+        }
+        // The retry, as DeleteVolume's: the entry found by the UUID, the name read from it.
+        try await pool.withIOContext(pool: CephTestCluster.pool, namespace: namespace.name, access: CephTestCluster.access, operation: "journal") { ioctx throws(CephAccessError) in
+            let name = try journal.entry(uuid: uuid, in: ioctx)?[journal.requestNameKey]
+            try journal.release(uuid: uuid, requestName: name, in: ioctx)
+        }
+        let left = try await namespace.leftovers()
+        #expect(left == [], "\(left)")
+        await namespace.removeIfEmpty()
+    }
+}

@@ -47,16 +47,17 @@ public enum RadosObjects {
 
     /// Removes omap `key` of `object` only while it holds exactly `value`, in one write: a key
     /// that has since been given to another reservation is left alone. A missing object, a
-    /// missing key and another value are all fine (nothing is removed).
-    public static func removeKey(_ key: String, ifValue value: String, of object: String, in ioctx: rados_ioctx_t) throws(CephAccessError) {
+    /// missing key and another value are all fine (nothing is removed); whether it was removed.
+    @discardableResult
+    public static func removeKey(_ key: String, ifValue value: String, of object: String, in ioctx: rados_ioctx_t) throws(CephAccessError) -> Bool {
         let pair = CStringArray([key, value])
-        _ = try write(object, in: ioctx, operation: "remove omap key \(key) of \(object)", allow: [ENOENT, ECANCELED]) { op in
+        return try write(object, in: ioctx, operation: "remove omap key \(key) of \(object)", allow: [ENOENT, ECANCELED]) { op in
             rados_write_op_assert_exists(op)
             pair.withPointers { strings in
                 rados_write_op_omap_cmp2(op, strings![0], UInt8(LIBRADOS_CMPXATTR_OP_EQ), strings![1], pair.lengths[0], pair.lengths[1], nil)
                 rados_write_op_omap_rm_keys2(op, strings, [pair.lengths[0]], 1)
             }
-        }
+        } == 0
     }
 
     /// Removes `object`; a missing one is fine.

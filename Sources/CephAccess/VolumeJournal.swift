@@ -137,8 +137,12 @@ public struct VolumeJournal: Sendable {
     /// reservation of the same name has taken since is not this call's to remove.
     private func removeDirectoryKey(_ requestName: String, leadingTo uuid: String, in ioctx: rados_ioctx_t) throws(CephAccessError) {
         let key = directoryKey(requestName)
-        guard let raw = try RadosOmap.values(of: directoryObject, keys: [key], in: ioctx)?[key],
-              raw == uuid || raw.split(separator: "/").last.map(String.init) == uuid else { return }
+        // The bare UUID, as this plugin (and ceph-csi with the journal in the image's pool)
+        // writes it: one write, no read first.
+        if try RadosObjects.removeKey(key, ifValue: uuid, of: directoryObject, in: ioctx) { return }
+        // Else ceph-csi's `<pool id>/<uuid>`, another reservation's UUID, or no key at all.
+        guard let raw = try RadosOmap.values(of: directoryObject, keys: [key], in: ioctx)?[key], raw != uuid,
+              raw.split(separator: "/").last.map(String.init) == uuid else { return }
         try RadosObjects.removeKey(key, ifValue: raw, of: directoryObject, in: ioctx)
     }
 

@@ -37,4 +37,26 @@ struct JournalReleaseTests {
         #expect(left == [], "\(left)")
         await namespace.removeIfEmpty()
     }
+
+    /// The key goes only while it names the UUID being released: bare or in ceph-csi's
+    /// `<pool id>/<uuid>` form; a key that another reservation of the name holds stays.
+    @Test func onlyAKeyThatNamesTheUUIDIsRemoved() async throws {
+        let namespace = try await IsolatedNamespace.make()
+        let pool = RadosConnectionPool(limit: .seconds(10))
+        defer { Task { await pool.close() } }
+        let journal = VolumeJournal(instanceID: "default")
+        let mine = "5e3c1a9e-0000-4000-8000-00000000000a"
+        let theirs = "5e3c1a9e-0000-4000-8000-00000000000b"
+        let keys = try await pool.withIOContext(pool: CephTestCluster.pool, namespace: namespace.name, access: CephTestCluster.access, operation: "journal") { ioctx throws(CephAccessError) in
+            try RadosObjects.setValues([journal.directoryKey("prefixed"): "0000000000000003/" + mine, journal.directoryKey("taken"): theirs], of: journal.directoryObject, in: ioctx)
+            try journal.release(uuid: mine, requestName: "prefixed", in: ioctx)
+            try journal.release(uuid: mine, requestName: "taken", in: ioctx)
+            return try RadosOmap.values(of: journal.directoryObject, keys: [journal.directoryKey("prefixed"), journal.directoryKey("taken")], in: ioctx)
+        }
+        #expect(keys == [journal.directoryKey("taken"): theirs])
+        _ = try await pool.withIOContext(pool: CephTestCluster.pool, namespace: namespace.name, access: CephTestCluster.access, operation: "journal") { ioctx throws(CephAccessError) in
+            try RadosObjects.remove(journal.directoryObject, in: ioctx)
+        }
+        await namespace.removeIfEmpty()
+    }
 }

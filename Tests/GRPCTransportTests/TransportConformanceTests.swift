@@ -272,9 +272,10 @@ extension TransportConformanceTests {
             try await client.send(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: headers))))
             try await client.send(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(bytes: Self.message(100_000))), endStream: true))))
             let stalled = try await Self.settled(state)
-            // 64 KiB of window is 63 messages of 1 KiB; a server may hold some more in buffers.
+            // 64 KiB of window is 63 messages of 1 KiB. Ours stops there (each send waits for
+            // its write); grpc-swift-2's writer buffers more (470 to 1,008 seen), still bounded.
             #expect(stalled >= 10, "\(server)")
-            #expect(stalled < 1_000, "\(server): \(stalled) messages sent to a client that reads nothing")
+            #expect(stalled <= (server == .ours ? 64 : 5_000), "\(server): \(stalled) messages sent to a client that reads nothing")
             try await client.send(HTTP2Frame(streamID: 1, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
             try await client.send(HTTP2Frame(streamID: 0, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
             let resumed = try await Self.settled(state)

@@ -16,9 +16,9 @@ public struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     /// flight; snapshot names apart (they are another namespace). Volume and snapshot ids
     /// share `ids`: a source being snapshotted or cloned cannot be deleted or expanded at the
     /// same time, nor a snapshot deleted while a restore reads it (ceph-csi's op-locks).
-    private let names = VolumeLocks()
-    private let snapshotNames = VolumeLocks()
-    private let ids = VolumeLocks()
+    private let names = VolumeLocks(holdWhileWorkLingers: true)
+    private let snapshotNames = VolumeLocks(holdWhileWorkLingers: true)
+    private let ids = VolumeLocks(holdWhileWorkLingers: true)
 
     /// `host` nil: this process does not serve the Controller service.
     public init(info: PluginInfo, host: ControllerHost?, logger: Logger) {

@@ -54,7 +54,12 @@ public final class BlockingExecutor: Sendable {
                 let timeout = deadlines.arm(after: limit) {
                     state.withLock { $0.finish() }?.resume(throwing: BlockingTimeout(operation: operation, limit: limit))
                 }
+                // Counted from now until it has returned or was dropped, whether or not the
+                // caller still waits (see `LingeringWork`).
+                let lingering = LingeringWork.current
+                lingering?.enter()
                 submit { [deadlines] in
+                    defer { lingering?.leave() }
                     guard state.withLock({ $0.start() }) else {
                         deadlines.disarm(timeout)
                         return

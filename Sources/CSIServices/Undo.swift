@@ -14,8 +14,9 @@ enum Undo {
     /// time limit), unless `error` leaves a librbd call running: a call past its time limit
     /// goes on in its thread (a snapshot create waiting for a dead client's watch to
     /// acknowledge, say) and may land after any undo. Then nothing is undone and the
-    /// reservation is kept: the retry, with the same UUID, finds what landed and removes or
-    /// reuses it. A failed step is logged, and the steps after it do not run: the caller's
+    /// reservation is kept; the controller's lock stays held until the call has returned
+    /// (`LingeringWork`), so that the retry, with the same UUID, finds what landed and removes
+    /// or reuses it. A failed step is logged, and the steps after it do not run: the caller's
     /// record (the journal reservation, undone last) so stays, and leads the retry to what is
     /// left.
     static func after(_ error: any Error, _ what: String, logger: Logger, _ steps: @escaping @Sendable () async throws -> Void) async {

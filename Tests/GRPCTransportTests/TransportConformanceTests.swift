@@ -261,8 +261,8 @@ extension TransportConformanceTests {
 
     /// Streaming back-pressure: a client that reads nothing (it never opens its stream's
     /// 64 KiB window) stops the sender within a bounded number of messages on both servers;
-    /// opening the window lets it go on; a reset ends it. What each buffers beyond the window
-    /// differs (the numbers are printed) and is bounded either way.
+    /// opening the window lets ours go on by exactly what it takes; a reset ends both. What
+    /// grpc-swift-2 buffers beyond the window varies (the numbers are printed) and is bounded.
     @Test(arguments: Server.allCases) func aClientThatDoesNotReadStopsTheSender(server: Server) async throws {
         let state = Cancelled()
         try await Self.withServer(server, cancelled: state) { socket in
@@ -273,13 +273,15 @@ extension TransportConformanceTests {
             try await client.send(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(bytes: Self.message(100_000))), endStream: true))))
             let stalled = try await Self.settled(state)
             // 64 KiB of window is 63 messages of 1 KiB. Ours stops there (each send waits for
-            // its write); grpc-swift-2's writer buffers more (470 to 1,008 seen), still bounded.
+            // its write); grpc-swift-2's writer buffers more (470 to 1,095 seen), still bounded.
             #expect(stalled >= 10, "\(server)")
             #expect(stalled <= (server == .ours ? 64 : 5_000), "\(server): \(stalled) messages sent to a client that reads nothing")
             try await client.send(HTTP2Frame(streamID: 1, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
             try await client.send(HTTP2Frame(streamID: 0, payload: .windowUpdate(windowSizeIncrement: 1 << 20)))
             let resumed = try await Self.settled(state)
-            #expect(resumed > stalled + 500, "\(server): \(stalled) → \(resumed) after a 1 MiB window update")
+            // Ours sends exactly what the window takes. grpc-swift-2's writer may already hold
+            // more than 1 MiB, which the window then only drains (1,095 → 1,095 seen).
+            if server == .ours { #expect(resumed == stalled + 1016, "\(stalled) → \(resumed) after a 1 MiB window update") }
             #expect(resumed < 100_000, "\(server)")
             print("BACKPRESSURE \(server): \(stalled) messages before the window opened, \(resumed) after 1 MiB more")
             try await client.send(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))

@@ -29,6 +29,14 @@ struct PluginApplicationTests {
         try await body(directory + "/csi.sock")
     }
 
+    /// A debug-level logger whose lines `sink` keeps.
+    static func recordingLogger() -> (Logger, RecordingHandler) {
+        let sink = RecordingHandler()
+        var logger = Logger(label: "app") { _ in sink }
+        logger.logLevel = .debug
+        return (logger, sink)
+    }
+
     /// Waits for `condition`, checked every 10 ms, for at most `limit`.
     static func waitFor(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
         let end = ContinuousClock.now + limit
@@ -41,9 +49,7 @@ struct PluginApplicationTests {
 
     @Test func partsStartInOrderAndStopInReverse() async throws {
         try await Self.withSocket { socket in
-            let sink = RecordingHandler()
-            var logger = Logger(label: "app") { _ in sink }
-            logger.logLevel = .debug
+            let (logger, sink) = Self.recordingLogger()
             let application = PluginApplication(configuration: Self.configuration(socket: socket, domainLabels: "zone=z1"), logger: logger)
             let group = application.serviceGroup(gracefulShutdownSignals: [])
             let running = Task { try await group.run() }
@@ -65,9 +71,7 @@ struct PluginApplicationTests {
 
     @Test func aFailedAssemblyStopsTheGroupBeforeAnythingIsServed() async throws {
         try await Self.withSocket { socket in
-            let sink = RecordingHandler()
-            var logger = Logger(label: "app") { _ in sink }
-            logger.logLevel = .debug
+            let (logger, sink) = Self.recordingLogger()
             // A domain label without a value, no labels file and no Kubernetes API: the assembly fails.
             let application = PluginApplication(configuration: Self.configuration(socket: socket, domainLabels: "topology.kubernetes.io/zone"), logger: logger)
             await #expect(throws: PluginRuntimeError.self) {

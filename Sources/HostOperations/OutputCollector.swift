@@ -66,7 +66,7 @@ struct OutputCollector {
         CommandResult(
             exitCode: exitCode,
             standardOutput: String(decoding: buffers[0], as: UTF8.self),
-            standardError: String(decoding: buffers[1], as: UTF8.self)
+            standardError: standardError
         )
     }
 }

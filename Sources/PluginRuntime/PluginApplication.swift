@@ -62,10 +62,7 @@ public struct PluginApplication: CustomStringConvertible {
         services.append(step(HealingService(healing: healing, kubernetes: kubernetes, assembled: assembled, healed: healed, logger: logger)))
         if let endpoint = configuration.metrics {
             services.append(part(DeferredService("MetricsServer(\(endpoint.host):\(endpoint.port))", after: assembled) { ready in
-                MetricsServer(
-                    host: endpoint.host, port: endpoint.port, path: endpoint.path,
-                    metrics: ready.metrics ?? PluginMetrics(sources: ready.composition.metrics, version: info.version), logger: logger
-                )
+                MetricsServer(host: endpoint.host, port: endpoint.port, path: endpoint.path, metrics: ready.metrics, logger: logger)
             }))
         }
         let endpoint = configuration.endpoint

@@ -13,8 +13,9 @@ struct ServiceAssembly: Service, CustomStringConvertible {
     /// What the servers are built from.
     struct Assembled: Sendable {
         var composition: PluginServices.Composition
-        /// The Prometheus registry, bootstrapped as swift-metrics' backend; nil without metrics.
-        var metrics: PluginMetrics?
+        /// The Prometheus registry over the composition's sources; swift-metrics' backend when
+        /// the metrics are served.
+        var metrics: PluginMetrics
     }
 
     let configuration: PluginConfiguration
@@ -43,12 +44,11 @@ struct ServiceAssembly: Service, CustomStringConvertible {
         services.readAffinity = ReadAffinity(nodeLabels: nodeLabels, commandLineLabels: configuration.labels.crushLocationLabels)
         services.kubernetes = kubernetes
         let composition = PluginServices.compose(services, connections: connections, logger: logger)
-        var metrics: PluginMetrics?
+        let metrics = PluginMetrics(sources: composition.metrics, version: services.info.version)
         if configuration.metrics != nil {
             // Bootstrapped before anything is served or healed, and only when served: without
             // it every metric is swift-metrics' no-op.
-            metrics = PluginMetrics(sources: composition.metrics, version: services.info.version)
-            metrics?.bootstrapSwiftMetrics()
+            metrics.bootstrapSwiftMetrics()
         }
         return Assembled(composition: composition, metrics: metrics)
     }
